@@ -282,7 +282,6 @@ func (l *Local) ReleasePuddle(_ context.Context, puddle int) ([]Entry, error) {
 	return gone, nil
 }
 
-
 func (e *entry) snapshot() Entry {
 	s := e.Entry
 	s.Rooms = make([]string, 0, len(e.rooms))
