@@ -1,0 +1,158 @@
+package router
+
+import (
+	"encoding/json"
+
+	"github.com/gobwas/ws"
+)
+
+// Envelope is one routed message. Text messages have two forms, the JSON
+// `data` envelope-mode receivers get and the text raw-mode receivers get;
+// each is derived from the other only when a receiver needs it.
+type Envelope struct {
+	ID     string
+	From   string // sender socket id, or "api:<key>" for the backpipe
+	Binary bool
+
+	data    []byte // text: JSON value
+	text    []byte // text: raw text
+	payload []byte // binary
+
+	hasData, hasText bool
+
+	bare, qual, raw []byte // encoded frames, made on first use
+}
+
+// NewJSON makes a text message from an envelope `data` JSON value (valid
+// JSON, as parsed from a client or the backpipe).
+func NewJSON(id, from string, data []byte) *Envelope {
+	return &Envelope{ID: id, From: from, data: data, hasData: true}
+}
+
+// NewText makes a text message from a raw text frame (valid UTF-8). In a
+// room with format json the text is itself the JSON value (validated by the
+// caller); otherwise envelope receivers get it as a JSON string.
+func NewText(id, from string, text []byte, isJSON bool) *Envelope {
+	e := &Envelope{ID: id, From: from, text: text, hasText: true}
+	if isJSON {
+		e.data, e.hasData = text, true
+	}
+	return e
+}
+
+// NewBinary makes a binary message.
+func NewBinary(id, from string, payload []byte) *Envelope {
+	return &Envelope{ID: id, From: from, Binary: true, payload: payload}
+}
+
+// Size is the payload size checked against max_message_bytes: the binary
+// payload, the raw text, or the JSON text of `data`.
+func (e *Envelope) Size() int {
+	switch {
+	case e.Binary:
+		return len(e.payload)
+	case e.hasText:
+		return len(e.text)
+	default:
+		return len(e.data)
+	}
+}
+
+// Data returns the JSON value envelope receivers get (text messages).
+func (e *Envelope) Data() []byte {
+	if !e.hasData {
+		e.data = AppendJSONString(make([]byte, 0, len(e.text)+2), e.text)
+		e.hasData = true
+	}
+	return e.data
+}
+
+// Text returns the text raw receivers get: the string itself when data is a
+// JSON string, else the JSON encoding of data.
+func (e *Envelope) Text() []byte {
+	if !e.hasText {
+		e.text = e.data
+		if len(e.data) > 0 && e.data[0] == '"' {
+			var s string
+			if json.Unmarshal(e.data, &s) == nil {
+				e.text = []byte(s)
+			}
+		}
+		e.hasText = true
+	}
+	return e.text
+}
+
+// Payload returns the binary payload.
+func (e *Envelope) Payload() []byte { return e.payload }
+
+func (e *Envelope) frameFor(r *Room, m *Member) []byte {
+	switch {
+	case m.Raw:
+		return e.RawFrame()
+	case m.Owner == r.Owner:
+		if e.bare == nil {
+			e.bare = e.MessageFrame(r.Name)
+		}
+		return e.bare
+	default:
+		if e.qual == nil {
+			e.qual = e.MessageFrame(r.Key)
+		}
+		return e.qual
+	}
+}
+
+// RawFrame is the frame for raw-mode receivers: the bare payload.
+func (e *Envelope) RawFrame() []byte {
+	if e.raw == nil {
+		if e.Binary {
+			e.raw = Frame(ws.OpBinary, e.payload)
+		} else {
+			e.raw = Frame(ws.OpText, e.Text())
+		}
+	}
+	return e.raw
+}
+
+// MessageFrame encodes the envelope-mode `message` frame naming the room as
+// room; room "" is a direct message (no room field). One allocation.
+func (e *Envelope) MessageFrame(room string) []byte {
+	const (
+		prefix   = `{"type":"message","id":"`
+		roomKey  = `","room":"`
+		fromKey  = `","from":"`
+		dataKey  = `","data":`
+		binClose = "\"}\n"
+	)
+	var body []byte
+	op := ws.OpText
+	n := len(prefix) + len(e.ID) + len(fromKey) + len(e.From)
+	if room != "" {
+		n += len(roomKey) + len(room)
+	}
+	if e.Binary {
+		body, op = e.payload, ws.OpBinary
+		n += len(binClose) + len(body)
+	} else {
+		body = e.Data()
+		n += len(dataKey) + len(body) + 1
+	}
+	p := make([]byte, 0, headerLen(n)+n)
+	p = appendHeader(p, op, n)
+	p = append(p, prefix...)
+	p = append(p, e.ID...)
+	if room != "" {
+		p = append(p, roomKey...)
+		p = append(p, room...)
+	}
+	p = append(p, fromKey...)
+	p = append(p, e.From...)
+	if e.Binary {
+		p = append(p, binClose...)
+		return append(p, body...)
+	}
+	p = append(p, dataKey...)
+	p = append(p, body...)
+	return append(p, '}')
+}
