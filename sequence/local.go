@@ -139,7 +139,13 @@ func (l *Local) Join(_ context.Context, r JoinRequest) error {
 	return nil
 }
 
+// joinLocked adds e to room. It is a no-op for a member, so a route is never
+// counted twice for one socket (CreateRoom may name a room its creator is
+// already in).
 func (l *Local) joinLocked(e *entry, room string) {
+	if _, in := e.rooms[room]; in {
+		return
+	}
 	members := l.rooms[room]
 	if members == nil {
 		members = make(map[string]*entry)
