@@ -67,11 +67,11 @@ func testReleasePuddleOnlyThatPuddle(t *testing.T, s sequence.Sequence) {
 	join(t, s, a1.ID, "acme/lobby", 0)
 	join(t, s, a2.ID, "acme/lobby", 0)
 	join(t, s, a3.ID, "acme/lobby", 0)
-	create(t, s, b1.ID, "acme/one")   // only puddle-1 members: vanishes
-	create(t, s, a2.ID, "acme/two")   // puddle 2 keeps it alive
-	join(t, s, a1.ID, "acme/two", 0)  //
+	create(t, s, b1.ID, "acme/one") // only puddle-1 members: vanishes
+	create(t, s, a2.ID, "acme/two") // puddle 2 keeps it alive
+	join(t, s, a1.ID, "acme/two", 0)
 	join(t, s, b1.ID, "acme/pair", 2) // max 2, one place frees
-	join(t, s, a2.ID, "acme/pair", 2) //
+	join(t, s, a2.ID, "acme/pair", 2)
 	wantList(t, "Routes before", routes(t, s, "acme/lobby"), []int{1, 2})
 
 	gone, err := s.ReleasePuddle(t.Context(), 1)
