@@ -60,6 +60,9 @@ type RoomGrant struct {
 	Send    bool     `json:"send"`
 	Receive bool     `json:"receive"`
 	Formats []string `json:"formats"`
+	// Joined is set in `welcome` for rooms the socket was joined to
+	// (auto_join); an extension of PROTOCOL.md.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // Limits is the `limits` object of `welcome`.

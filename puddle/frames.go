@@ -1,0 +1,185 @@
+package puddle
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"github.com/porthouse/porthouse/router"
+)
+
+// closeError is a protocol violation that closes the socket with Code.
+type closeError struct {
+	Code   int
+	Reason string
+}
+
+func (e *closeError) Error() string { return fmt.Sprintf("close %d: %s", e.Code, e.Reason) }
+
+// peerClosed is a close frame from the peer.
+type peerClosed struct{ Code int }
+
+func (e *peerClosed) Error() string { return fmt.Sprintf("peer closed (%d)", e.Code) }
+
+// readBufferSize is the per-socket read buffer: frame headers and small
+// messages are read in one system call.
+const readBufferSize = 1024
+
+// frameReader reads client frames: it unmasks, reassembles fragments,
+// enforces the message size limit and UTF-8 of text, and hands control
+// frames to onControl.
+type frameReader struct {
+	r         *bufio.Reader
+	limit     int
+	msg       []byte
+	ctrl      [125]byte
+	onControl func(op ws.OpCode, payload []byte)
+}
+
+func newFrameReader(c net.Conn, extra []byte, limit int) *frameReader {
+	var src io.Reader = c
+	if len(extra) > 0 {
+		src = io.MultiReader(bytes.NewReader(extra), c)
+	}
+	return &frameReader{r: bufio.NewReaderSize(src, readBufferSize), limit: limit}
+}
+
+// next returns the next complete data message. The payload is valid until
+// the next call.
+func (fr *frameReader) next() (ws.OpCode, []byte, error) {
+	var op ws.OpCode
+	fr.msg = fr.msg[:0]
+	fragmented := false
+	for {
+		h, err := ws.ReadHeader(fr.r)
+		if err != nil {
+			if errors.Is(err, ws.ErrHeaderLengthUnexpected) || errors.Is(err, ws.ErrHeaderLengthMSB) {
+				return 0, nil, &closeError{1002, "bad frame header"}
+			}
+			return 0, nil, err
+		}
+		if !h.Masked {
+			return 0, nil, &closeError{1002, "client frames must be masked"}
+		}
+		if h.Rsv != 0 {
+			return 0, nil, &closeError{1002, "reserved bits set"}
+		}
+		if h.OpCode.IsControl() {
+			if h.Length > 125 || !h.Fin {
+				return 0, nil, &closeError{1002, "bad control frame"}
+			}
+			p := fr.ctrl[:h.Length]
+			if _, err := io.ReadFull(fr.r, p); err != nil {
+				return 0, nil, err
+			}
+			ws.Cipher(p, h.Mask, 0)
+			switch h.OpCode {
+			case ws.OpClose:
+				code := 1005
+				if len(p) >= 2 {
+					code = int(binary.BigEndian.Uint16(p))
+				}
+				return 0, nil, &peerClosed{Code: code}
+			case ws.OpPing, ws.OpPong:
+				if fr.onControl != nil {
+					fr.onControl(h.OpCode, p)
+				}
+			default:
+				return 0, nil, &closeError{1002, "unknown control opcode"}
+			}
+			continue
+		}
+		switch h.OpCode {
+		case ws.OpContinuation:
+			if !fragmented {
+				return 0, nil, &closeError{1002, "unexpected continuation frame"}
+			}
+		case ws.OpText, ws.OpBinary:
+			if fragmented {
+				return 0, nil, &closeError{1002, "expected continuation frame"}
+			}
+			op = h.OpCode
+		default:
+			return 0, nil, &closeError{1002, "unknown opcode"}
+		}
+		if h.Length > int64(fr.limit-len(fr.msg)) {
+			return 0, nil, &closeError{1009, "message too big"}
+		}
+		start := len(fr.msg)
+		fr.msg = grow(fr.msg, int(h.Length))
+		if _, err := io.ReadFull(fr.r, fr.msg[start:]); err != nil {
+			return 0, nil, err
+		}
+		ws.Cipher(fr.msg[start:], h.Mask, 0)
+		if !h.Fin {
+			fragmented = true
+			continue
+		}
+		if op == ws.OpText && !utf8.Valid(fr.msg) {
+			return 0, nil, &closeError{1007, "text is not valid UTF-8"}
+		}
+		return op, fr.msg, nil
+	}
+}
+
+// grow extends b by n bytes.
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b[:len(b)+n]
+	}
+	nb := make([]byte, len(b)+n, max(2*cap(b), len(b)+n))
+	copy(nb, b)
+	return nb
+}
+
+// shrink drops a large assembly buffer so an idle socket holds none.
+func (fr *frameReader) shrink() {
+	if cap(fr.msg) > 4096 {
+		fr.msg = nil
+	}
+}
+
+// preSocket reads the first message of a socket that still has to
+// authenticate.
+type preSocket struct {
+	c  net.Conn
+	fr *frameReader
+}
+
+func newPreSocket(c net.Conn, extra []byte, limit int) *preSocket {
+	ps := &preSocket{c: c, fr: newFrameReader(c, extra, limit)}
+	ps.fr.onControl = func(op ws.OpCode, p []byte) {
+		if op == ws.OpPing {
+			ps.writeFrames(router.Frame(ws.OpPong, p))
+		}
+	}
+	return ps
+}
+
+func (ps *preSocket) readMessage() (ws.OpCode, []byte, error) { return ps.fr.next() }
+
+func (ps *preSocket) writeFrames(frames ...[]byte) {
+	_ = ps.c.SetWriteDeadline(time.Now().Add(time.Second))
+	b := net.Buffers(frames)
+	_, _ = b.WriteTo(ps.c)
+}
+
+// buffered returns the bytes read past the auth message.
+func (ps *preSocket) buffered() []byte {
+	n := ps.fr.r.Buffered()
+	if n == 0 {
+		return nil
+	}
+	b, _ := ps.fr.r.Peek(n)
+	return bytes.Clone(b)
+}
+
+func closeFrame(code int, reason string) []byte { return router.CloseFrame(code, reason) }

@@ -1,0 +1,272 @@
+package puddle
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/sequence"
+	"github.com/porthouse/porthouse/store"
+	"github.com/porthouse/porthouse/wire"
+)
+
+const maxHeadBytes = 8 << 10
+
+var headPool = sync.Pool{New: func() any { b := make([]byte, maxHeadBytes); return &b }}
+
+// serveConn reads the start of a request: WebSocket handshakes stay here,
+// everything else goes to the net/http server.
+func (p *Puddle) serveConn(c net.Conn) {
+	opts := p.Options()
+	_ = c.SetDeadline(time.Now().Add(opts.HandshakeTimeout))
+	bp := headPool.Get().(*[]byte)
+	buf := *bp
+	n, end := 0, -1
+	for end < 0 {
+		m, err := c.Read(buf[n:])
+		n += m
+		if n >= 8 && !isWebSocketPath(buf[:n]) {
+			pc := &prefixConn{Conn: c, prefix: bytes.Clone(buf[:n])}
+			headPool.Put(bp)
+			_ = c.SetDeadline(time.Time{})
+			if !p.httpLn.push(pc) {
+				c.Close()
+			}
+			return
+		}
+		end = bytes.Index(buf[:n], []byte("\r\n\r\n"))
+		if end >= 0 {
+			break
+		}
+		if err != nil || n == len(buf) {
+			headPool.Put(bp)
+			if n == len(buf) {
+				writeHTTPError(c, wire.Errorf(wire.CodeBadRequest, "request head too large"), http.StatusRequestHeaderFieldsTooLarge)
+			}
+			c.Close()
+			return
+		}
+	}
+	head := bytes.Clone(buf[:end+4])
+	extra := bytes.Clone(buf[end+4 : n])
+	headPool.Put(bp)
+	req, ok := parseHead(head)
+	if !ok {
+		writeHTTPError(c, wire.Errorf(wire.CodeBadRequest, "malformed request"), 0)
+		c.Close()
+		return
+	}
+	req.remote = c.RemoteAddr().String()
+	p.handshake(c, req, head, extra)
+}
+
+// handshake authenticates and admits a WebSocket request, then upgrades it.
+// Every refusal is an HTTP error with a JSON body, before any upgrade.
+func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
+	opts := p.Options()
+	fail := func(e *wire.Error) {
+		p.log.Debug("handshake refused", "remote", req.remote, "path", req.path, "code", e.Code)
+		writeHTTPError(c, e, 0)
+		c.Close()
+	}
+	if !originAllowed(req.origin, req.host, opts.AllowedOrigins) {
+		fail(wire.Errorf(wire.CodeForbidden, "origin %q is not allowed", req.origin))
+		return
+	}
+	raw := false
+	roomName := ""
+	switch {
+	case req.path == "/ws":
+	case strings.HasPrefix(req.path, "/ws/rooms/"):
+		name, err := url.PathUnescape(strings.TrimPrefix(req.path, "/ws/rooms/"))
+		if err != nil || name == "" {
+			fail(wire.Errorf(wire.CodeNotFound, "no such endpoint"))
+			return
+		}
+		raw, roomName = true, name
+	default:
+		fail(wire.Errorf(wire.CodeNotFound, "no such endpoint %q", req.path))
+		return
+	}
+	secret := bearer(req.authorization)
+	if secret == "" {
+		secret = req.query.Get("token")
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, opts.HandshakeTimeout)
+	defer cancel()
+	var (
+		s   *Socket
+		acc access
+	)
+	if secret != "" || raw {
+		tok, werr := p.authenticate(ctx, secret)
+		if werr != nil {
+			fail(werr)
+			return
+		}
+		if raw {
+			var e *wire.Error
+			acc, e = p.resolve(ctx, &tok, roomName)
+			if e == nil {
+				e = acc.checkPassword(req.query.Get("password"))
+			}
+			if e == nil && acc.perm&(router.PermSend|router.PermReceive) == 0 {
+				e = wire.Errorf(wire.CodeForbidden, "token may neither send nor receive in room %q", acc.display)
+			}
+			if e != nil {
+				fail(e)
+				return
+			}
+		}
+		var werr2 *wire.Error
+		s, werr2 = p.admit(ctx, &tok, raw, c)
+		if werr2 != nil {
+			fail(werr2)
+			return
+		}
+		if raw {
+			if e := s.joinRaw(ctx, acc); e != nil {
+				s.release()
+				fail(e)
+				return
+			}
+		}
+	}
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(head), c}
+	if _, err := (ws.Upgrader{}).Upgrade(rw); err != nil {
+		p.log.Debug("upgrade failed", "remote", req.remote, "error", err)
+		if s != nil {
+			s.release()
+		}
+		c.Close()
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	if s == nil {
+		s = p.firstMessageAuth(c, extra, req.remote)
+		if s == nil {
+			return
+		}
+	} else {
+		s.setExtra(extra)
+	}
+	s.run()
+}
+
+// authenticate looks up a token secret. Unknown, expired and revoked secrets
+// are all `unauthorized`.
+func (p *Puddle) authenticate(ctx context.Context, secret string) (store.Token, *wire.Error) {
+	if secret == "" {
+		return store.Token{}, wire.Errorf(wire.CodeUnauthorized, "missing token")
+	}
+	tok, err := p.dir.TokenBySecret(ctx, secret)
+	switch {
+	case err == nil:
+		return tok, nil
+	case errors.Is(err, store.ErrUnauthorized), errors.Is(err, store.ErrNotFound):
+		return tok, wire.Errorf(wire.CodeUnauthorized, "unknown, expired or revoked token")
+	default:
+		p.log.Error("token lookup failed", "error", err)
+		return tok, wire.Errorf(wire.CodeInternal, "token lookup failed")
+	}
+}
+
+// admit takes a slot of the token and makes the socket (not yet running).
+func (p *Puddle) admit(ctx context.Context, tok *store.Token, raw bool, c net.Conn) (*Socket, *wire.Error) {
+	mode := "envelope"
+	if raw {
+		mode = "raw"
+	}
+	e, err := p.seq.Admit(ctx, sequence.AdmitRequest{
+		TokenID: tok.ID, Owner: tok.Owner, MaxConnections: tok.MaxConnections,
+		Puddle: p.Options().Worker, Mode: mode,
+	})
+	if errors.Is(err, sequence.ErrMaxConnections) {
+		return nil, wire.Errorf(wire.CodeRateLimited, "token has reached max_connections (%d)", tok.MaxConnections)
+	}
+	if err != nil {
+		p.log.Error("admit failed", "token", tok.ID, "error", err)
+		return nil, wire.Errorf(wire.CodeInternal, "admission failed")
+	}
+	return newSocket(p, e.ID, tok, raw, c), nil
+}
+
+// firstMessageAuth waits up to the auth timeout for {"type":"auth"} on an
+// upgraded /ws socket. It answers a refusal with an error frame and closes
+// with 4001.
+func (p *Puddle) firstMessageAuth(c net.Conn, extra []byte, remote string) *Socket {
+	opts := p.Options()
+	_ = c.SetReadDeadline(time.Now().Add(opts.AuthTimeout))
+	pre := newPreSocket(c, extra, opts.MaxMessageBytes)
+	refuse := func(e *wire.Error, ref json.RawMessage) {
+		pre.writeFrames(errorFrame(e, ref), closeFrame(4001, string(e.Code)))
+		c.Close()
+	}
+	op, payload, err := pre.readMessage()
+	if err != nil {
+		if isTimeout(err) {
+			pre.writeFrames(closeFrame(4001, "auth timeout"))
+		}
+		c.Close()
+		return nil
+	}
+	var cmd wire.Command
+	if op != ws.OpText || json.Unmarshal(payload, &cmd) != nil || cmd.Type != wire.TypeAuth || cmd.Token == "" {
+		refuse(wire.Errorf(wire.CodeUnauthorized, "first message must be {\"type\":\"auth\",\"token\":...}"), cmd.Ref)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, opts.AuthTimeout)
+	defer cancel()
+	tok, werr := p.authenticate(ctx, cmd.Token)
+	if werr != nil {
+		refuse(werr, cmd.Ref)
+		return nil
+	}
+	s, werr := p.admit(ctx, &tok, false, c)
+	if werr != nil {
+		refuse(werr, cmd.Ref)
+		return nil
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	s.setExtra(pre.buffered())
+	return s
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// writeHTTPError writes a complete HTTP error response with a JSON body.
+func writeHTTPError(c net.Conn, e *wire.Error, status int) {
+	if status == 0 {
+		status = e.Code.HTTPStatus()
+	}
+	body, _ := json.Marshal(wire.ErrorBody{Error: *e})
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 ")
+	b.WriteString(strconv.Itoa(status))
+	b.WriteByte(' ')
+	b.WriteString(http.StatusText(status))
+	b.WriteString("\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ")
+	b.WriteString(strconv.Itoa(len(body)))
+	b.WriteString("\r\n\r\n")
+	b.Write(body)
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write(b.Bytes())
+}

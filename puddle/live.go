@@ -1,0 +1,272 @@
+package puddle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/porthouse/porthouse/api"
+	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/store"
+	"github.com/porthouse/porthouse/wire"
+)
+
+var _ api.Live = (*Puddle)(nil)
+
+// liveTimeout bounds the control-plane calls one live change makes.
+const liveTimeout = 5 * time.Second
+
+// TokenUpdated implements api.Live: each local socket of the token takes the
+// new settings, gets room.added / room.removed for every subscription that
+// changed, and joins new rooms when the token auto-joins.
+func (p *Puddle) TokenUpdated(t store.Token) {
+	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
+	defer cancel()
+	for _, s := range p.tokenSockets(t.ID) {
+		tok := t
+		old := s.tok.Swap(&tok)
+		s.applyToken(ctx, old, &tok)
+		if s.timer != nil {
+			s.timer.Reset(s.nextTick())
+		}
+	}
+}
+
+// TokenRevoked implements api.Live.
+func (p *Puddle) TokenRevoked(tokenID string) {
+	for _, s := range p.tokenSockets(tokenID) {
+		s.Close(4001, "token revoked")
+	}
+}
+
+// RoomUpdated implements api.Live: new rules reach the local room at once,
+// and every member's access is decided again (a room that stops being public
+// drops its public members).
+func (p *Puddle) RoomUpdated(r store.Room) {
+	key := wire.Key(r.Owner, r.Name)
+	room := p.router.Room(key)
+	if room == nil {
+		return
+	}
+	room.SetRules(roomRules(r))
+	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
+	defer cancel()
+	for _, m := range room.Members() {
+		if s, ok := m.Target.(*Socket); ok {
+			s.refreshRoom(ctx, key)
+		}
+	}
+}
+
+// RoomDeleted implements api.Live.
+func (p *Puddle) RoomDeleted(owner, name string) {
+	key := wire.Key(owner, name)
+	room := p.router.Room(key)
+	if room == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
+	defer cancel()
+	for _, m := range room.Members() {
+		if s, ok := m.Target.(*Socket); ok {
+			s.dropRoom(ctx, key)
+		}
+	}
+}
+
+// Publish implements api.Live: the service backpipe.
+func (p *Puddle) Publish(ctx context.Context, owner, name string, pub api.Publication) (string, error) {
+	if !wire.ValidName(name) {
+		return "", wire.Errorf(wire.CodeBadRequest, "invalid room name %q", name)
+	}
+	key := wire.Key(owner, name)
+	rules, err := p.roomRules(ctx, owner, name)
+	if err != nil {
+		return "", err
+	}
+	id := p.router.IDs.Next()
+	var env *router.Envelope
+	switch pub.Kind {
+	case api.PublishJSON:
+		if !json.Valid(pub.Body) {
+			return "", wire.Errorf(wire.CodeBadRequest, "body is not valid JSON")
+		}
+		env = router.NewJSON(id, pub.From, pub.Body)
+	case api.PublishText:
+		isJSON := rules.Format == wire.FormatJSON
+		if isJSON && !json.Valid(pub.Body) {
+			return "", wire.Errorf(wire.CodeFormat, "room %q takes JSON text only", name)
+		}
+		env = router.NewText(id, pub.From, pub.Body, isJSON)
+	default:
+		env = router.NewBinary(id, pub.From, pub.Body)
+	}
+	switch {
+	case env.Binary && (rules.Format == wire.FormatText || rules.Format == wire.FormatJSON):
+		return "", wire.Errorf(wire.CodeFormat, "room %q takes %s messages only", name, rules.Format)
+	case !env.Binary && rules.Format == wire.FormatBinary:
+		return "", wire.Errorf(wire.CodeFormat, "room %q takes binary messages only", name)
+	}
+	if limit := maxBytes(&rules, p.Options().MaxMessageBytes); env.Size() > limit {
+		return "", wire.Errorf(wire.CodeTooLarge, "message is %d bytes; room %q takes at most %d", env.Size(), name, limit)
+	}
+	if room := p.router.Room(key); room != nil {
+		room.Publish(env, nil)
+	}
+	return id, nil
+}
+
+// roomRules returns the rules of a persistent or transient room.
+func (p *Puddle) roomRules(ctx context.Context, owner, name string) (router.Rules, error) {
+	if room := p.router.Room(wire.Key(owner, name)); room != nil {
+		return *room.Rules(), nil
+	}
+	r, err := p.dir.Room(ctx, owner, name)
+	if err == nil {
+		return roomRules(r), nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return router.Rules{}, wire.Errorf(wire.CodeInternal, "room lookup failed")
+	}
+	tr, ok, err := p.seq.Room(ctx, wire.Key(owner, name))
+	if err != nil {
+		return router.Rules{}, wire.Errorf(wire.CodeInternal, "room lookup failed")
+	}
+	if !ok {
+		return router.Rules{}, wire.Errorf(wire.CodeNotFound, "no room %q", name)
+	}
+	return router.Rules{Public: tr.Public, PublicSend: tr.PublicSend, Echo: tr.Echo, Presence: tr.Presence, Format: tr.Format, Transient: true}, nil
+}
+
+// RoomSockets implements api.Live.
+func (p *Puddle) RoomSockets(owner, name string) []api.SocketInfo {
+	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
+	defer cancel()
+	ids, err := p.seq.Members(ctx, wire.Key(owner, name))
+	if err != nil {
+		return []api.SocketInfo{}
+	}
+	out := make([]api.SocketInfo, 0, len(ids))
+	for _, id := range ids {
+		e, ok, err := p.seq.Socket(ctx, id)
+		if err != nil || !ok {
+			continue
+		}
+		out = append(out, api.SocketInfo{ID: id, Token: e.TokenID, Mode: e.Mode})
+	}
+	return out
+}
+
+// Kick implements api.Live.
+func (p *Puddle) Kick(owner, socketID string) error {
+	s, ok := p.router.Socket(socketID).(*Socket)
+	if !ok || s.owner != owner {
+		return wire.Errorf(wire.CodeNotFound, "no socket %q", socketID)
+	}
+	s.Close(4010, "kicked by the owner")
+	return nil
+}
+
+// applyToken compares old and new subscriptions and applies the difference.
+func (s *Socket) applyToken(ctx context.Context, old, cur *store.Token) {
+	before := make(map[string]store.Subscription, len(old.Subscriptions))
+	for _, sub := range old.Subscriptions {
+		before[sub.Room] = sub
+	}
+	for _, sub := range cur.Subscriptions {
+		if was, ok := before[sub.Room]; ok && was.Send == sub.Send && was.Receive == sub.Receive && slices.Equal(was.Formats, sub.Formats) {
+			delete(before, sub.Room)
+			continue
+		}
+		delete(before, sub.Room)
+		s.subscriptionChanged(ctx, sub.Room, true)
+	}
+	for name := range before {
+		s.subscriptionChanged(ctx, name, false)
+	}
+}
+
+// subscriptionChanged applies one added, changed or removed subscription.
+func (s *Socket) subscriptionChanged(ctx context.Context, name string, present bool) {
+	tok := s.tok.Load()
+	acc, e := s.p.resolve(ctx, tok, name)
+	usable := e == nil && acc.perm&(router.PermSend|router.PermReceive) != 0
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	m := s.rooms[acc.key]
+	switch {
+	case m != nil && !usable:
+		perm := m.member.Perm()
+		s.leaveLocked(ctx, acc.key)
+		s.removed(acc.display, perm)
+	case m != nil:
+		m.acc = acc
+		m.member.SetPerm(acc.perm)
+		if !s.raw {
+			s.Deliver(grantFrame(wire.TypeRoomAdded, acc.display, acc.perm, nil))
+		}
+	case s.raw:
+	case !present || !usable:
+		if e == nil || e.Code != wire.CodeNotFound {
+			s.Deliver(grantFrame(wire.TypeRoomRemoved, acc.display, 0, nil))
+		}
+	default:
+		if tok.AutoJoin {
+			if je := s.joinLocked(ctx, acc); je != nil {
+				s.Deliver(errorFrame(je, nil))
+			}
+		}
+		s.Deliver(grantFrame(wire.TypeRoomAdded, acc.display, acc.perm, nil))
+	}
+}
+
+// refreshRoom decides a member's access to a room again after its rules
+// changed.
+func (s *Socket) refreshRoom(ctx context.Context, key string) {
+	tok := s.tok.Load()
+	acc, e := s.p.resolve(ctx, tok, wire.DisplayName(tok.Owner, key))
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	m := s.rooms[key]
+	if m == nil {
+		return
+	}
+	if e != nil || acc.perm&(router.PermSend|router.PermReceive) == 0 {
+		perm := m.member.Perm()
+		s.leaveLocked(ctx, key)
+		s.removed(m.acc.display, perm)
+		return
+	}
+	if acc.perm != m.member.Perm() {
+		m.member.SetPerm(acc.perm)
+		if !s.raw {
+			s.Deliver(grantFrame(wire.TypeRoomAdded, acc.display, acc.perm, nil))
+		}
+	}
+	m.acc = acc
+}
+
+// dropRoom removes a deleted room from the socket.
+func (s *Socket) dropRoom(ctx context.Context, key string) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	m := s.rooms[key]
+	if m == nil {
+		return
+	}
+	perm := m.member.Perm()
+	s.leaveLocked(ctx, key)
+	s.removed(m.acc.display, perm)
+}
+
+// removed tells the socket it lost a room: room.removed, or 4003 in raw
+// mode.
+func (s *Socket) removed(display string, perm router.Perm) {
+	if s.raw {
+		s.Close(4003, "room removed")
+		return
+	}
+	s.Deliver(grantFrame(wire.TypeRoomRemoved, display, perm, nil))
+}

@@ -1,0 +1,235 @@
+package puddle
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/sequence"
+)
+
+// Deps are the puddle's collaborators.
+type Deps struct {
+	Log    hclog.Logger
+	Dir    Directory
+	Seq    sequence.Sequence
+	Router *router.Router
+	HTTP   http.Handler // everything that is not a WebSocket upgrade
+}
+
+// Puddle serves WebSockets (and hands other HTTP to Deps.HTTP) on the
+// listeners given to Serve.
+type Puddle struct {
+	opts   atomic.Pointer[Options]
+	log    hclog.Logger
+	dir    Directory
+	seq    sequence.Sequence
+	router *router.Router
+
+	httpLn  *connListener
+	httpSrv *http.Server
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // accept loops, connection goroutines
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sockets   map[*Socket]struct{}
+	byToken   map[string]map[*Socket]struct{}
+	closing   bool
+}
+
+// New returns a puddle; call Serve to start it.
+func New(opts Options, d Deps) *Puddle {
+	if d.Log == nil {
+		d.Log = hclog.NewNullLogger()
+	}
+	if d.HTTP == nil {
+		d.HTTP = http.NotFoundHandler()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Puddle{
+		log:       d.Log,
+		dir:       d.Dir,
+		seq:       d.Seq,
+		router:    d.Router,
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[net.Listener]struct{}),
+		sockets:   make(map[*Socket]struct{}),
+		byToken:   make(map[string]map[*Socket]struct{}),
+	}
+	p.opts.Store(&opts)
+	p.httpLn = newConnListener(nil)
+	p.httpSrv = &http.Server{
+		Handler:           d.HTTP,
+		ReadHeaderTimeout: opts.HandshakeTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          d.Log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		_ = p.httpSrv.Serve(p.httpLn)
+	}()
+	return p
+}
+
+// Options returns the current options.
+func (p *Puddle) Options() Options { return *p.opts.Load() }
+
+// SetOptions swaps the options (config reload); new values apply to new
+// sockets and, where read per message, to live ones.
+func (p *Puddle) SetOptions(o Options) { p.opts.Store(&o) }
+
+// Router returns the puddle's router.
+func (p *Puddle) Router() *router.Router { return p.router }
+
+// Serve accepts connections on ln until Shutdown. It returns nil after
+// Shutdown, or the accept error.
+func (p *Puddle) Serve(ln net.Listener) error {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return errors.New("puddle: serve after shutdown")
+	}
+	p.listeners[ln] = struct{}{}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	defer p.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if p.ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Resource exhaustion (EMFILE) and aborted handshakes pass.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			p.log.Warn("accept failed; retrying", "error", err, "delay", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if !p.startConn(c) {
+			c.Close()
+		}
+	}
+}
+
+func (p *Puddle) startConn(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return false
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.serveConn(c)
+	}()
+	return true
+}
+
+func (p *Puddle) register(s *Socket) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return false
+	}
+	p.sockets[s] = struct{}{}
+	set := p.byToken[s.tokenID]
+	if set == nil {
+		set = make(map[*Socket]struct{})
+		p.byToken[s.tokenID] = set
+	}
+	set[s] = struct{}{}
+	return true
+}
+
+func (p *Puddle) unregister(s *Socket) {
+	p.mu.Lock()
+	delete(p.sockets, s)
+	if set := p.byToken[s.tokenID]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(p.byToken, s.tokenID)
+		}
+	}
+	p.mu.Unlock()
+}
+
+// tokenSockets returns the local sockets of a token.
+func (p *Puddle) tokenSockets(tokenID string) []*Socket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Socket, 0, len(p.byToken[tokenID]))
+	for s := range p.byToken[tokenID] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// allSockets returns every local socket.
+func (p *Puddle) allSockets() []*Socket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Socket, 0, len(p.sockets))
+	for s := range p.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Count returns the number of live sockets.
+func (p *Puddle) Count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sockets)
+}
+
+// Shutdown stops accepting, closes every socket with 1001 and waits for the
+// puddle's goroutines, or for ctx. Safe to call twice.
+func (p *Puddle) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closing = true
+	lns := make([]net.Listener, 0, len(p.listeners))
+	for ln := range p.listeners {
+		lns = append(lns, ln)
+	}
+	p.mu.Unlock()
+	p.cancel()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	p.httpLn.Close()
+	for _, s := range p.allSockets() {
+		s.Close(1001, "server shutting down")
+	}
+	_ = p.httpSrv.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, s := range p.allSockets() {
+			s.abort()
+		}
+		return ctx.Err()
+	}
+}

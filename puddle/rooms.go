@@ -1,0 +1,166 @@
+package puddle
+
+import (
+	"context"
+	"errors"
+
+	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/sequence"
+	"github.com/porthouse/porthouse/wire"
+)
+
+// join makes the socket a member of the room acc names. Joining a room the
+// socket is in already only refreshes its permissions.
+func (s *Socket) join(ctx context.Context, acc access) *wire.Error {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.joinLocked(ctx, acc)
+}
+
+func (s *Socket) joinLocked(ctx context.Context, acc access) *wire.Error {
+	if m, ok := s.rooms[acc.key]; ok {
+		m.acc = acc
+		m.member.SetPerm(acc.perm)
+		return nil
+	}
+	err := s.p.seq.Join(ctx, sequence.JoinRequest{SocketID: s.id, Room: acc.key, MaxMembers: acc.rules.MaxMembers})
+	switch {
+	case errors.Is(err, sequence.ErrRoomFull):
+		return wire.Errorf(wire.CodeRoomFull, "room %q is full", acc.display)
+	case err != nil:
+		s.log.Error("join failed", "room", acc.key, "error", err)
+		return wire.Errorf(wire.CodeInternal, "join failed")
+	}
+	s.addMemberLocked(acc)
+	return nil
+}
+
+// addMemberLocked puts the socket into the router's room after the sequence
+// accepted it, and announces it in presence rooms.
+func (s *Socket) addMemberLocked(acc access) {
+	member := router.NewMember(s.id, s.owner, s.raw, s, acc.perm)
+	room := s.p.router.Join(acc.key, acc.owner, acc.name, acc.rules, member)
+	s.rooms[acc.key] = &membership{acc: acc, room: room, member: member}
+	if room.Rules().Presence {
+		room.Announce(wire.TypeMemberJoined, s.id)
+	}
+}
+
+// leave removes the socket from a room; false if it was not a member.
+func (s *Socket) leave(ctx context.Context, key string) bool {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.leaveLocked(ctx, key)
+}
+
+func (s *Socket) leaveLocked(ctx context.Context, key string) bool {
+	m, ok := s.rooms[key]
+	if !ok {
+		return false
+	}
+	delete(s.rooms, key)
+	s.p.router.Leave(m.room, m.member)
+	if m.room.Rules().Presence {
+		m.room.Announce(wire.TypeMemberLeft, s.id)
+	}
+	if _, err := s.p.seq.Leave(ctx, s.id, key); err != nil {
+		s.log.Error("leave failed", "room", key, "error", err)
+	}
+	return true
+}
+
+// leaveAll leaves every room (the socket is ending); the sequence entry is
+// released separately.
+func (s *Socket) leaveAll() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	for key, m := range s.rooms {
+		delete(s.rooms, key)
+		s.p.router.Leave(m.room, m.member)
+		if m.room.Rules().Presence {
+			m.room.Announce(wire.TypeMemberLeft, s.id)
+		}
+	}
+}
+
+// membershipFor returns the socket's membership of the room it names as
+// name, or nil.
+func (s *Socket) membershipFor(name string) (*membership, string) {
+	ref, ok := wire.ParseRoomRef(name)
+	if !ok {
+		return nil, ""
+	}
+	owner := ref.Owner
+	if owner == "" {
+		owner = s.owner
+	}
+	key := wire.Key(owner, ref.Name)
+	s.rmu.Lock()
+	m := s.rooms[key]
+	s.rmu.Unlock()
+	return m, key
+}
+
+// joinRaw joins a raw socket to its room before the upgrade answer is sent.
+func (s *Socket) joinRaw(ctx context.Context, acc access) *wire.Error {
+	return s.join(ctx, acc)
+}
+
+// rawMembership returns the one room of a raw socket.
+func (s *Socket) rawMembership() *membership {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	for _, m := range s.rooms {
+		return m
+	}
+	return nil
+}
+
+// grant describes a membership for joined / room.added frames.
+func grant(display string, p router.Perm) wire.RoomGrant {
+	g := wire.RoomGrant{Room: display, Send: p.Has(router.PermSend), Receive: p.Has(router.PermReceive), Formats: []string{}}
+	if p.Has(router.PermText) {
+		g.Formats = append(g.Formats, wire.FormatText)
+	}
+	if p.Has(router.PermBinary) {
+		g.Formats = append(g.Formats, wire.FormatBinary)
+	}
+	return g
+}
+
+// welcome joins the token's rooms (auto_join) and puts the welcome frame at
+// the head of the queue, ahead of any message those rooms delivered.
+func (s *Socket) welcome(ctx context.Context) {
+	tok := s.tok.Load()
+	opts := s.p.Options()
+	w := wire.Welcome{
+		Type:   wire.TypeWelcome,
+		Socket: s.id,
+		Rooms:  []wire.RoomGrant{},
+		Limits: wire.Limits{MaxMessageBytes: opts.MaxMessageBytes, MaxQueueBytes: opts.MaxQueueBytes, RateLimit: int(opts.RateLimit)},
+	}
+	var refused []*wire.Error
+	for _, sub := range tok.Subscriptions {
+		acc, e := s.p.resolve(ctx, tok, sub.Room)
+		if e != nil {
+			continue // the room went away since the token was read
+		}
+		g := grant(acc.display, acc.perm)
+		if tok.AutoJoin && acc.perm&(router.PermSend|router.PermReceive) != 0 {
+			if e := s.join(ctx, acc); e != nil {
+				refused = append(refused, e)
+			} else {
+				g.Joined = true
+			}
+		}
+		w.Rooms = append(w.Rooms, g)
+	}
+	frame := jsonFrame(w)
+	s.wmu.Lock()
+	s.queue = append([][]byte{frame}, s.queue...)
+	s.queued += len(frame)
+	s.wmu.Unlock()
+	for _, e := range refused {
+		s.Deliver(errorFrame(e, nil))
+	}
+}

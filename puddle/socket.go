@@ -1,0 +1,382 @@
+package puddle
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/time/rate"
+
+	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/store"
+)
+
+// closeGrace is how long a closing socket waits for the peer's close frame.
+const closeGrace = 2 * time.Second
+
+// Socket is one live connection. Its read loop goroutine owns its life; its
+// writer goroutine runs only while frames are queued.
+type Socket struct {
+	p       *Puddle
+	id      string
+	tokenID string
+	owner   string
+	raw     bool
+	conn    net.Conn
+	log     hclog.Logger
+	extra   []byte
+
+	tok     atomic.Pointer[store.Token]
+	limiter *rate.Limiter // nil when rate limiting is off
+
+	// Outbound queue, guarded by wmu.
+	wmu        sync.Mutex
+	queue      [][]byte
+	spare      [][]byte
+	queued     int
+	started    bool
+	writing    bool
+	closed     bool
+	closeFrame []byte
+	closeCode  int
+
+	// Room memberships, guarded by rmu.
+	rmu   sync.Mutex
+	rooms map[string]*membership
+
+	// Liveness: the timer drives ping, pong timeout and token expiry.
+	lastRead atomic.Int64 // unix nanoseconds
+	timer    *time.Timer
+	pingAt   atomic.Int64 // unix nanoseconds of the unanswered ping, 0 if none
+
+	done chan struct{}
+}
+
+// membership is a socket's place in one room.
+type membership struct {
+	acc    access
+	room   *router.Room
+	member *router.Member
+}
+
+// Deliver implements router.Target: queue a frame, or close the socket as a
+// slow consumer when the queue would pass its bound.
+func (s *Socket) Deliver(frame []byte) {
+	s.wmu.Lock()
+	if s.closed {
+		s.wmu.Unlock()
+		return
+	}
+	if s.queued+len(frame) > s.p.Options().MaxQueueBytes {
+		s.wmu.Unlock()
+		s.p.log.Debug("slow consumer", "socket", s.id)
+		s.Close(4009, "slow consumer")
+		return
+	}
+	s.queue = append(s.queue, frame)
+	s.queued += len(frame)
+	kick := s.started && !s.writing
+	if kick {
+		s.writing = true
+	}
+	s.wmu.Unlock()
+	if kick {
+		go s.writeLoop()
+	}
+}
+
+// writeLoop writes everything queued with one writev per batch, then exits.
+func (s *Socket) writeLoop() {
+	for {
+		s.wmu.Lock()
+		if s.closed {
+			cf := s.closeFrame
+			s.closeFrame = nil
+			s.writing = false
+			s.wmu.Unlock()
+			if cf != nil {
+				_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = s.conn.Write(cf)
+			}
+			return
+		}
+		if len(s.queue) == 0 {
+			s.writing = false
+			s.wmu.Unlock()
+			return
+		}
+		batch := s.queue
+		s.queue, s.spare = s.spare, nil
+		s.queued = 0
+		s.wmu.Unlock()
+
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.p.Options().WriteTimeout))
+		bufs := net.Buffers(batch)
+		_, err := bufs.WriteTo(s.conn)
+		clear(batch)
+		s.wmu.Lock()
+		if s.spare == nil {
+			s.spare = batch[:0]
+		}
+		if err != nil {
+			s.closed = true
+			s.writing = false
+			s.queue = nil
+			s.wmu.Unlock()
+			s.abort()
+			return
+		}
+		s.wmu.Unlock()
+	}
+}
+
+// Close starts the close handshake with code: queued frames are dropped, the
+// close frame is written, and the read loop ends when the peer answers or
+// after a grace period. Safe to call more than once and from any goroutine.
+func (s *Socket) Close(code int, reason string) {
+	s.wmu.Lock()
+	if s.closed {
+		s.wmu.Unlock()
+		return
+	}
+	s.closed = true
+	s.closeCode = code
+	clear(s.queue)
+	s.queue = nil
+	s.queued = 0
+	s.closeFrame = closeFrame(code, reason)
+	kick := s.started && !s.writing
+	if kick {
+		s.writing = true
+	}
+	s.wmu.Unlock()
+	if kick {
+		go s.writeLoop()
+	}
+	_ = s.conn.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// abort drops the connection without a close handshake.
+func (s *Socket) abort() { s.conn.Close() }
+
+func (s *Socket) isClosed() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.closed
+}
+
+// ID returns the socket id, tk_.../slot.
+func (s *Socket) ID() string { return s.id }
+
+func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *Socket {
+	s := &Socket{
+		p:       p,
+		id:      id,
+		tokenID: tok.ID,
+		owner:   tok.Owner,
+		raw:     raw,
+		conn:    c,
+		log:     p.log.With("socket", id),
+		rooms:   make(map[string]*membership),
+		done:    make(chan struct{}),
+	}
+	s.tok.Store(tok)
+	if o := p.Options(); o.RateLimit > 0 {
+		burst := o.RateBurst
+		if burst <= 0 {
+			burst = max(1, int(o.RateLimit))
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
+	}
+	return s
+}
+
+func (s *Socket) setExtra(b []byte) { s.extra = b }
+
+// run starts the socket after the upgrade: registers it, starts its writer
+// and timer, and runs the read loop until the socket ends.
+func (s *Socket) run() {
+	defer s.cleanup()
+	ctx := s.p.ctx
+	if err := s.p.seq.Activate(ctx, s.id); err != nil || !s.p.register(s) {
+		s.Close(1001, "server shutting down")
+		s.start()
+		return
+	}
+	s.p.router.AddSocket(s.id, s)
+	s.lastRead.Store(time.Now().UnixNano())
+	if !s.raw {
+		s.welcome(ctx)
+	}
+	s.start()
+	s.armTimer()
+	s.log.Debug("socket open", "raw", s.raw)
+	s.readLoop(ctx)
+}
+
+// start lets the writer write: frames queued before the upgrade answer was
+// sent go out now.
+func (s *Socket) start() {
+	s.wmu.Lock()
+	s.started = true
+	kick := !s.writing && (len(s.queue) > 0 || s.closeFrame != nil)
+	if kick {
+		s.writing = true
+	}
+	s.wmu.Unlock()
+	if kick {
+		go s.writeLoop()
+	}
+}
+
+func (s *Socket) readLoop(ctx context.Context) {
+	opts := s.p.Options()
+	limit := opts.MaxMessageBytes
+	if !s.raw {
+		limit += envelopeOverhead
+	}
+	fr := newFrameReader(s.conn, s.extra, limit)
+	s.extra = nil
+	fr.onControl = func(op ws.OpCode, p []byte) {
+		if op == ws.OpPing {
+			s.Deliver(router.Frame(ws.OpPong, p))
+		}
+	}
+	for {
+		op, payload, err := fr.next()
+		if err != nil {
+			s.readFailed(err)
+			return
+		}
+		s.lastRead.Store(time.Now().UnixNano())
+		if s.isClosed() {
+			continue // draining until the peer's close frame
+		}
+		limited := s.limiter != nil && !s.limiter.Allow()
+		switch {
+		case s.raw && limited:
+			s.Close(4008, "rate limited")
+		case s.raw:
+			s.handleRaw(op, payload)
+		default:
+			s.handleEnvelope(ctx, op, payload, limited)
+		}
+		fr.shrink()
+	}
+}
+
+// envelopeOverhead is the room a frame has beyond max_message_bytes for its
+// JSON fields: the limit applies to the payload, not the header.
+const envelopeOverhead = 4096
+
+func (s *Socket) readFailed(err error) {
+	var ce *closeError
+	var pc *peerClosed
+	switch {
+	case errors.As(err, &ce):
+		s.Close(ce.Code, ce.Reason)
+		s.waitWriter()
+	case errors.As(err, &pc):
+		code := pc.Code
+		if code == 1005 || code < 1000 || code >= 5000 || code == 1006 || code == 1015 {
+			code = 1000
+		}
+		s.Close(code, "")
+		s.waitWriter()
+	}
+}
+
+// waitWriter gives the writer a moment to put the close frame on the wire
+// before the connection is closed.
+func (s *Socket) waitWriter() {
+	deadline := time.Now().Add(closeGrace)
+	for time.Now().Before(deadline) {
+		s.wmu.Lock()
+		busy := s.writing
+		s.wmu.Unlock()
+		if !busy {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// cleanup runs once when the read loop ends: leave every room, free the
+// slot, unregister.
+func (s *Socket) cleanup() {
+	s.wmu.Lock()
+	s.closed = true
+	s.wmu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.conn.Close()
+	s.p.router.RemoveSocket(s.id, s)
+	s.leaveAll()
+	s.release()
+	s.p.unregister(s)
+	close(s.done)
+	s.log.Debug("socket closed")
+}
+
+// release frees the socket's slot in the sequence.
+func (s *Socket) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {
+		s.log.Error("release failed", "error", err)
+	}
+}
+
+// armTimer starts the socket's one timer.
+func (s *Socket) armTimer() {
+	s.timer = time.AfterFunc(s.nextTick(), s.tick)
+}
+
+// nextTick is the time to the next ping or token expiry.
+func (s *Socket) nextTick() time.Duration {
+	d := s.p.Options().PingInterval
+	if at := s.pingAt.Load(); at != 0 {
+		d = s.p.Options().PongTimeout
+	}
+	if exp := s.tok.Load().ExpiresAt; exp != nil {
+		if until := time.Until(*exp); until < d {
+			d = max(until, time.Millisecond)
+		}
+	}
+	return d
+}
+
+// tick sends pings, detects a dead peer and closes expired tokens' sockets.
+func (s *Socket) tick() {
+	if s.isClosed() {
+		return
+	}
+	now := time.Now()
+	if exp := s.tok.Load().ExpiresAt; exp != nil && !now.Before(*exp) {
+		s.Close(4001, "token expired")
+		return
+	}
+	opts := s.p.Options()
+	last := time.Unix(0, s.lastRead.Load())
+	if at := s.pingAt.Load(); at != 0 {
+		if last.UnixNano() < at && now.Sub(time.Unix(0, at)) >= opts.PongTimeout {
+			s.log.Debug("pong timeout")
+			s.abort()
+			return
+		}
+		if last.UnixNano() >= at {
+			s.pingAt.Store(0)
+		}
+	}
+	if s.pingAt.Load() == 0 && now.Sub(last) >= opts.PingInterval {
+		s.pingAt.Store(now.UnixNano())
+		s.Deliver(router.Frame(ws.OpPing, nil))
+	}
+	s.timer.Reset(s.nextTick())
+}

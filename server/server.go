@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/porthouse/porthouse/api"
+	"github.com/porthouse/porthouse/config"
+	"github.com/porthouse/porthouse/puddle"
+	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/sequence"
+	"github.com/porthouse/porthouse/store"
+)
+
+// Server is one Porthouse process serving everything.
+type Server struct {
+	cfg    config.Config
+	log    hclog.Logger
+	store  *store.Store
+	seq    *sequence.Local
+	router *router.Router
+	puddle *puddle.Puddle
+	api    *api.Server
+	boot   store.Bootstrap
+
+	ln       net.Listener
+	ready    atomic.Bool
+	serveErr chan error
+	once     sync.Once
+}
+
+// New opens the store in cfg.DataDir, bootstraps a first start and builds
+// the server. It does not listen yet.
+func New(cfg config.Config, log hclog.Logger) (*Server, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "porthouse.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	boot, err := st.Bootstrap(ctx, cfg.AdminPassword.Reveal())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, store: st, seq: sequence.NewLocal(), router: router.New(0), boot: boot, serveErr: make(chan error, 1)}
+	s.puddle = puddle.New(PuddleOptions(cfg, 0), puddle.Deps{
+		Log:    log.Named("puddle"),
+		Dir:    st,
+		Seq:    s.seq,
+		Router: s.router,
+		HTTP:   s.handler(),
+	})
+	s.api = api.New(api.Config{
+		Store:         st,
+		Live:          s.puddle,
+		Logger:        log.Named("api"),
+		OpenSignup:    cfg.OpenSignup,
+		SessionTTL:    cfg.SessionTTL.Duration(),
+		BackpipeRate:  cfg.BackpipeRate,
+		BackpipeBurst: cfg.BackpipeBurst,
+		LoginRate:     cfg.LoginRate,
+		MaxBodyBytes:  int64(cfg.MaxMessageBytes),
+	})
+	return s, nil
+}
+
+// PuddleOptions maps the config to the socket-path options.
+func PuddleOptions(cfg config.Config, worker int) puddle.Options {
+	return puddle.Options{
+		Worker:           worker,
+		MaxMessageBytes:  cfg.MaxMessageBytes,
+		MaxQueueBytes:    cfg.MaxQueueBytes,
+		AuthTimeout:      cfg.AuthTimeout.Duration(),
+		HandshakeTimeout: cfg.HandshakeTimeout.Duration(),
+		PingInterval:     cfg.PingInterval.Duration(),
+		PongTimeout:      cfg.PongTimeout.Duration(),
+		WriteTimeout:     cfg.WriteTimeout.Duration(),
+		RateLimit:        cfg.RateLimit,
+		RateBurst:        cfg.EffectiveRateBurst(),
+		AllowedOrigins:   cfg.AllowedOrigins,
+	}
+}
+
+// Bootstrap returns what a first start created (Created false otherwise).
+func (s *Server) Bootstrap() store.Bootstrap { return s.boot }
+
+// Store returns the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Puddle returns the server's puddle.
+func (s *Server) Puddle() *puddle.Puddle { return s.puddle }
+
+// Listen opens the configured address.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the listening address (after Listen).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Start serves in the background on the listener opened by Listen.
+func (s *Server) Start() {
+	s.ready.Store(true)
+	go func() {
+		err := s.puddle.Serve(s.ln)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			s.serveErr <- err
+		}
+		close(s.serveErr)
+	}()
+}
+
+// Err is closed when serving stops; it yields the error that stopped it.
+func (s *Server) Err() <-chan error { return s.serveErr }
+
+// Shutdown stops the server within ctx: no new connections, sockets closed
+// with 1001, store closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		s.ready.Store(false)
+		err = s.puddle.Shutdown(ctx)
+		s.api.Close()
+		if cerr := s.store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	})
+	return err
+}
+
+// handler serves everything that is not a WebSocket upgrade.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "sockets": s.puddle.Count()})
+	})
+	mux.Handle("/api/", s.apiHandler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "no such page " + r.URL.Path}})
+	})
+	return mux
+}
+
+func (s *Server) apiHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.Handler().ServeHTTP(w, r) })
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
