@@ -23,8 +23,9 @@ const busyTimeoutMS = 5000
 // Store is the SQLite-backed store. Safe for concurrent use; see the package
 // documentation for the pool layout.
 type Store struct {
-	w *sql.DB // writer: one connection, BEGIN IMMEDIATE
-	r *sql.DB // readers: query-only connections
+	file string  // absolute path of the database file
+	w    *sql.DB // writer: one connection, BEGIN IMMEDIATE
+	r    *sql.DB // readers: query-only connections
 
 	// Hot lookups, prepared once on the reader pool.
 	tokenBySecret *sql.Stmt
@@ -54,7 +55,7 @@ func Open(path string) (*Store, error) {
 	// users, so the first such call is not slower than the rest.
 	dummyHash()
 
-	s := &Store{now: time.Now}
+	s := &Store{file: abs, now: time.Now}
 	s.w, err = sql.Open("sqlite", dsn(abs, true))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
