@@ -19,6 +19,7 @@ type Envelope struct {
 	payload []byte // binary
 
 	hasData, hasText bool
+	size             int // Size, fixed at creation: deriving a form must not change it
 
 	bare, qual, raw []byte // encoded frames, made on first use
 }
@@ -26,14 +27,14 @@ type Envelope struct {
 // NewJSON makes a text message from an envelope `data` JSON value (valid
 // JSON, as parsed from a client or the backpipe).
 func NewJSON(id, from string, data []byte) *Envelope {
-	return &Envelope{ID: id, From: from, data: data, hasData: true}
+	return &Envelope{ID: id, From: from, data: data, hasData: true, size: len(data)}
 }
 
 // NewText makes a text message from a raw text frame (valid UTF-8). In a
 // room with format json the text is itself the JSON value (validated by the
 // caller); otherwise envelope receivers get it as a JSON string.
 func NewText(id, from string, text []byte, isJSON bool) *Envelope {
-	e := &Envelope{ID: id, From: from, text: text, hasText: true}
+	e := &Envelope{ID: id, From: from, text: text, hasText: true, size: len(text)}
 	if isJSON {
 		e.data, e.hasData = text, true
 	}
@@ -42,21 +43,13 @@ func NewText(id, from string, text []byte, isJSON bool) *Envelope {
 
 // NewBinary makes a binary message.
 func NewBinary(id, from string, payload []byte) *Envelope {
-	return &Envelope{ID: id, From: from, Binary: true, payload: payload}
+	return &Envelope{ID: id, From: from, Binary: true, payload: payload, size: len(payload)}
 }
 
 // Size is the payload size checked against max_message_bytes: the binary
-// payload, the raw text, or the JSON text of `data`.
-func (e *Envelope) Size() int {
-	switch {
-	case e.Binary:
-		return len(e.payload)
-	case e.hasText:
-		return len(e.text)
-	default:
-		return len(e.data)
-	}
-}
+// payload, the raw text, or the JSON text of `data`, whichever the message
+// arrived as.
+func (e *Envelope) Size() int { return e.size }
 
 // Data returns the JSON value envelope receivers get (text messages).
 func (e *Envelope) Data() []byte {
