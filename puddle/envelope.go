@@ -152,20 +152,37 @@ func (s *Socket) publish(m *membership, env *router.Envelope) {
 		exclude = nil
 	}
 	m.room.Publish(env, exclude)
+	if s.p.mesh != nil {
+		s.p.mesh.Publish(m.room.Key, env)
+	}
 }
 
-// sendDirect delivers a message to one socket of the same owner.
+// sendDirect delivers a message to one socket of the same owner, here or
+// on another puddle.
 func (s *Socket) sendDirect(to string, env *router.Envelope) *wire.Error {
 	t, ok := s.p.router.Socket(to).(*Socket)
-	if !ok || t.owner != s.owner || t.isClosed() {
-		return wire.Errorf(wire.CodeNotFound, "no socket %q", to)
+	if ok && t.owner == s.owner && !t.isClosed() {
+		t.deliverDirect(env)
+		return nil
 	}
-	if t.raw {
-		t.Deliver(env.RawFrame())
+	if !ok {
+		ctx, cancel := context.WithTimeout(s.p.ctx, liveTimeout)
+		defer cancel()
+		if puddle, found := s.p.remoteSocket(ctx, s.owner, to); found {
+			s.p.mesh.Direct(puddle, to, env)
+			return nil
+		}
+	}
+	return wire.Errorf(wire.CodeNotFound, "no socket %q", to)
+}
+
+// deliverDirect queues a direct message in the socket's mode.
+func (s *Socket) deliverDirect(env *router.Envelope) {
+	if s.raw {
+		s.Deliver(env.RawFrame())
 	} else {
-		t.Deliver(env.MessageFrame(""))
+		s.Deliver(env.MessageFrame(""))
 	}
-	return nil
 }
 
 func (s *Socket) cmdJoin(ctx context.Context, cmd *wire.Command) *wire.Error {

@@ -112,8 +112,9 @@ func (p *Puddle) Publish(ctx context.Context, owner, name string, pub api.Public
 	if limit := maxBytes(&rules, p.Options().MaxMessageBytes); env.Size() > limit {
 		return "", wire.Errorf(wire.CodeTooLarge, "message is %d bytes; room %q takes at most %d", env.Size(), name, limit)
 	}
-	if room := p.router.Room(key); room != nil {
-		room.Publish(env, nil)
+	p.DeliverRoom(key, env)
+	if p.mesh != nil {
+		p.mesh.Publish(key, env)
 	}
 	return id, nil
 }

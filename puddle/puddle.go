@@ -22,6 +22,7 @@ type Deps struct {
 	Seq    sequence.Sequence
 	Router *router.Router
 	HTTP   http.Handler // everything that is not a WebSocket upgrade
+	Mesh   Mesh         // other puddles; nil in single-process mode
 }
 
 // Puddle serves WebSockets (and hands other HTTP to Deps.HTTP) on the
@@ -32,6 +33,7 @@ type Puddle struct {
 	dir    Directory
 	seq    sequence.Sequence
 	router *router.Router
+	mesh   Mesh
 
 	httpLn  *connListener
 	httpSrv *http.Server
@@ -61,6 +63,7 @@ func New(opts Options, d Deps) *Puddle {
 		dir:       d.Dir,
 		seq:       d.Seq,
 		router:    d.Router,
+		mesh:      d.Mesh,
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),

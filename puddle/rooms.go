@@ -42,7 +42,7 @@ func (s *Socket) addMemberLocked(acc access) {
 	room := s.p.router.Join(acc.key, acc.owner, acc.name, acc.rules, member)
 	s.rooms[acc.key] = &membership{acc: acc, room: room, member: member}
 	if room.Rules().Presence {
-		room.Announce(wire.TypeMemberJoined, s.id)
+		s.p.announce(room, wire.TypeMemberJoined, s.id)
 	}
 }
 
@@ -61,7 +61,7 @@ func (s *Socket) leaveLocked(ctx context.Context, key string) bool {
 	delete(s.rooms, key)
 	s.p.router.Leave(m.room, m.member)
 	if m.room.Rules().Presence {
-		m.room.Announce(wire.TypeMemberLeft, s.id)
+		s.p.announce(m.room, wire.TypeMemberLeft, s.id)
 	}
 	if _, err := s.p.seq.Leave(ctx, s.id, key); err != nil {
 		s.log.Error("leave failed", "room", key, "error", err)
@@ -78,7 +78,7 @@ func (s *Socket) leaveAll() {
 		delete(s.rooms, key)
 		s.p.router.Leave(m.room, m.member)
 		if m.room.Rules().Presence {
-			m.room.Announce(wire.TypeMemberLeft, s.id)
+			s.p.announce(m.room, wire.TypeMemberLeft, s.id)
 		}
 	}
 }

@@ -19,6 +19,7 @@ type Envelope struct {
 	payload []byte // binary
 
 	hasData, hasText bool
+	kind             int // how it was made: one of the Kind constants
 	size             int // Size, fixed at creation: deriving a form must not change it
 
 	bare, qual, raw []byte // encoded frames, made on first use
@@ -148,4 +149,40 @@ func (e *Envelope) MessageFrame(room string) []byte {
 	p = append(p, dataKey...)
 	p = append(p, body...)
 	return append(p, '}')
+}
+
+// Kinds of an Envelope on the wire between puddles.
+const (
+	KindJSON     = 0 // envelope `data`
+	KindText     = 1 // raw text
+	KindJSONText = 2 // raw text in a json room: text and data at once
+	KindBinary   = 3
+)
+
+// Wire returns the envelope's kind and payload, for carrying it to another
+// puddle. The payload may alias the sender's read buffer: copy it before
+// the publishing call returns.
+func (e *Envelope) Wire() (kind int, payload []byte) {
+	switch e.kind {
+	case KindBinary:
+		return KindBinary, e.payload
+	case KindJSON:
+		return KindJSON, e.data
+	default:
+		return e.kind, e.text
+	}
+}
+
+// FromWire rebuilds an envelope that Wire described.
+func FromWire(id, from string, kind int, payload []byte) *Envelope {
+	switch kind {
+	case KindBinary:
+		return NewBinary(id, from, payload)
+	case KindText:
+		return NewText(id, from, payload, false)
+	case KindJSONText:
+		return NewText(id, from, payload, true)
+	default:
+		return NewJSON(id, from, payload)
+	}
 }
