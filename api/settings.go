@@ -1,10 +1,15 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+	"strconv"
+)
 
-// persistOpenSignup stores the open sign-up switch. The store has no settings
-// table yet, so the switch lives in memory until the next restart or config
-// reload.
+// SettingOpenSignup is the store setting that keeps the open sign-up switch
+// across restarts ("true" or "false").
+const SettingOpenSignup = "open_signup"
+
+// persistOpenSignup stores the open sign-up switch.
 func (s *Server) persistOpenSignup(r *http.Request, open bool) error {
-	return nil
+	return s.store.SetSetting(r.Context(), SettingOpenSignup, strconv.FormatBool(open))
 }
