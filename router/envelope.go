@@ -35,16 +35,16 @@ func NewJSON(id, from string, data []byte) *Envelope {
 // room with format json the text is itself the JSON value (validated by the
 // caller); otherwise envelope receivers get it as a JSON string.
 func NewText(id, from string, text []byte, isJSON bool) *Envelope {
-	e := &Envelope{ID: id, From: from, text: text, hasText: true, size: len(text)}
+	e := &Envelope{ID: id, From: from, text: text, hasText: true, size: len(text), kind: KindText}
 	if isJSON {
-		e.data, e.hasData = text, true
+		e.data, e.hasData, e.kind = text, true, KindJSONText
 	}
 	return e
 }
 
 // NewBinary makes a binary message.
 func NewBinary(id, from string, payload []byte) *Envelope {
-	return &Envelope{ID: id, From: from, Binary: true, payload: payload, size: len(payload)}
+	return &Envelope{ID: id, From: from, Binary: true, payload: payload, size: len(payload), kind: KindBinary}
 }
 
 // Size is the payload size checked against max_message_bytes: the binary

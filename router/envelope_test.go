@@ -115,3 +115,44 @@ func TestEnvelopeCachesDerivedForms(t *testing.T) {
 		t.Error("Text() decoded twice")
 	}
 }
+
+// TestWireRoundTrip carries every kind of envelope through Wire and
+// FromWire, before and after its derived forms were made, and checks that
+// receivers of every mode get the same frames.
+func TestWireRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		kind int
+		mk   func() *router.Envelope
+	}{
+		{"json", router.KindJSON, func() *router.Envelope { return router.NewJSON("id", "s/1", []byte(`"hi\nthere"`)) }},
+		{"json-object", router.KindJSON, func() *router.Envelope { return router.NewJSON("id", "s/1", []byte(`{"a":1}`)) }},
+		{"text", router.KindText, func() *router.Envelope { return router.NewText("id", "s/1", []byte(`{"a":1}`), false) }},
+		{"json-text", router.KindJSONText, func() *router.Envelope { return router.NewText("id", "s/1", []byte(`{"a":1}`), true) }},
+		{"binary", router.KindBinary, func() *router.Envelope { return router.NewBinary("id", "s/1", []byte{0, '\n', 0xff}) }},
+	} {
+		for _, derived := range []bool{false, true} {
+			e := tc.mk()
+			if derived && !e.Binary {
+				e.Data()
+				e.Text()
+			}
+			kind, payload := e.Wire()
+			if kind != tc.kind {
+				t.Errorf("%s: Wire kind %d, want %d", tc.name, kind, tc.kind)
+			}
+			back := router.FromWire(e.ID, e.From, kind, payload)
+			if back.Binary != e.Binary || back.Size() != e.Size() {
+				t.Errorf("%s: Binary %v Size %d after the round trip, want %v %d", tc.name, back.Binary, back.Size(), e.Binary, e.Size())
+			}
+			for _, room := range []string{"lobby", "alice/lobby"} {
+				if got, want := back.MessageFrame(room), e.MessageFrame(room); string(got) != string(want) {
+					t.Errorf("%s: message frame %q after the round trip, want %q", tc.name, got, want)
+				}
+			}
+			if got, want := back.RawFrame(), e.RawFrame(); string(got) != string(want) {
+				t.Errorf("%s: raw frame %q after the round trip, want %q", tc.name, got, want)
+			}
+		}
+	}
+}
