@@ -76,32 +76,33 @@ func (x *RoomName) GetName() string {
 	return ""
 }
 
-// Message is a routed message, as the backpipe publishes it.
-type Message struct {
+// PublishRequest is a backpipe message; the worker checks the room's rules,
+// assigns the id, delivers locally and forwards to the other puddles.
+type PublishRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Room          string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"` // key owner/name
-	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
-	Kind          int32                  `protobuf:"varint,4,opt,name=kind,proto3" json:"kind,omitempty"` // 0 JSON data, 1 text, 2 text in a json room, 3 binary
-	Payload       []byte                 `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
+	Owner         string                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	Room          string                 `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
+	Kind          int32                  `protobuf:"varint,3,opt,name=kind,proto3" json:"kind,omitempty"` // api.PublicationKind: 0 JSON, 1 text, 2 binary
+	Body          []byte                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	From          string                 `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Message) Reset() {
-	*x = Message{}
+func (x *PublishRequest) Reset() {
+	*x = PublishRequest{}
 	mi := &file_worker_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Message) String() string {
+func (x *PublishRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Message) ProtoMessage() {}
+func (*PublishRequest) ProtoMessage() {}
 
-func (x *Message) ProtoReflect() protoreflect.Message {
+func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_worker_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -113,44 +114,105 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Message.ProtoReflect.Descriptor instead.
-func (*Message) Descriptor() ([]byte, []int) {
+// Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
+func (*PublishRequest) Descriptor() ([]byte, []int) {
 	return file_worker_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *Message) GetRoom() string {
+func (x *PublishRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *PublishRequest) GetRoom() string {
 	if x != nil {
 		return x.Room
 	}
 	return ""
 }
 
-func (x *Message) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-func (x *Message) GetFrom() string {
-	if x != nil {
-		return x.From
-	}
-	return ""
-}
-
-func (x *Message) GetKind() int32 {
+func (x *PublishRequest) GetKind() int32 {
 	if x != nil {
 		return x.Kind
 	}
 	return 0
 }
 
-func (x *Message) GetPayload() []byte {
+func (x *PublishRequest) GetBody() []byte {
 	if x != nil {
-		return x.Payload
+		return x.Body
 	}
 	return nil
+}
+
+func (x *PublishRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+// PublishReply carries the id, or a PROTOCOL.md error code and message.
+type PublishReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishReply) Reset() {
+	*x = PublishReply{}
+	mi := &file_worker_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishReply) ProtoMessage() {}
+
+func (x *PublishReply) ProtoReflect() protoreflect.Message {
+	mi := &file_worker_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishReply.ProtoReflect.Descriptor instead.
+func (*PublishReply) Descriptor() ([]byte, []int) {
+	return file_worker_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PublishReply) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PublishReply) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *PublishReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
 }
 
 type Announcement struct {
@@ -164,7 +226,7 @@ type Announcement struct {
 
 func (x *Announcement) Reset() {
 	*x = Announcement{}
-	mi := &file_worker_proto_msgTypes[2]
+	mi := &file_worker_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +238,7 @@ func (x *Announcement) String() string {
 func (*Announcement) ProtoMessage() {}
 
 func (x *Announcement) ProtoReflect() protoreflect.Message {
-	mi := &file_worker_proto_msgTypes[2]
+	mi := &file_worker_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +251,7 @@ func (x *Announcement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Announcement.ProtoReflect.Descriptor instead.
 func (*Announcement) Descriptor() ([]byte, []int) {
-	return file_worker_proto_rawDescGZIP(), []int{2}
+	return file_worker_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Announcement) GetRoom() string {
@@ -223,7 +285,7 @@ type KickRequest struct {
 
 func (x *KickRequest) Reset() {
 	*x = KickRequest{}
-	mi := &file_worker_proto_msgTypes[3]
+	mi := &file_worker_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +297,7 @@ func (x *KickRequest) String() string {
 func (*KickRequest) ProtoMessage() {}
 
 func (x *KickRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_worker_proto_msgTypes[3]
+	mi := &file_worker_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +310,7 @@ func (x *KickRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KickRequest.ProtoReflect.Descriptor instead.
 func (*KickRequest) Descriptor() ([]byte, []int) {
-	return file_worker_proto_rawDescGZIP(), []int{3}
+	return file_worker_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KickRequest) GetOwner() string {
@@ -274,7 +336,7 @@ type KickReply struct {
 
 func (x *KickReply) Reset() {
 	*x = KickReply{}
-	mi := &file_worker_proto_msgTypes[4]
+	mi := &file_worker_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +348,7 @@ func (x *KickReply) String() string {
 func (*KickReply) ProtoMessage() {}
 
 func (x *KickReply) ProtoReflect() protoreflect.Message {
-	mi := &file_worker_proto_msgTypes[4]
+	mi := &file_worker_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +361,7 @@ func (x *KickReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KickReply.ProtoReflect.Descriptor instead.
 func (*KickReply) Descriptor() ([]byte, []int) {
-	return file_worker_proto_rawDescGZIP(), []int{4}
+	return file_worker_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *KickReply) GetFound() bool {
@@ -318,7 +380,7 @@ type Options struct {
 
 func (x *Options) Reset() {
 	*x = Options{}
-	mi := &file_worker_proto_msgTypes[5]
+	mi := &file_worker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +392,7 @@ func (x *Options) String() string {
 func (*Options) ProtoMessage() {}
 
 func (x *Options) ProtoReflect() protoreflect.Message {
-	mi := &file_worker_proto_msgTypes[5]
+	mi := &file_worker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +405,7 @@ func (x *Options) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Options.ProtoReflect.Descriptor instead.
 func (*Options) Descriptor() ([]byte, []int) {
-	return file_worker_proto_rawDescGZIP(), []int{5}
+	return file_worker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Options) GetJson() []byte {
@@ -362,7 +424,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_worker_proto_msgTypes[6]
+	mi := &file_worker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +436,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_worker_proto_msgTypes[6]
+	mi := &file_worker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,7 +449,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_worker_proto_rawDescGZIP(), []int{6}
+	return file_worker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DrainRequest) GetTimeoutMs() int64 {
@@ -406,7 +468,7 @@ type StatsReply struct {
 
 func (x *StatsReply) Reset() {
 	*x = StatsReply{}
-	mi := &file_worker_proto_msgTypes[7]
+	mi := &file_worker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +480,7 @@ func (x *StatsReply) String() string {
 func (*StatsReply) ProtoMessage() {}
 
 func (x *StatsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_worker_proto_msgTypes[7]
+	mi := &file_worker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +493,7 @@ func (x *StatsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsReply.ProtoReflect.Descriptor instead.
 func (*StatsReply) Descriptor() ([]byte, []int) {
-	return file_worker_proto_rawDescGZIP(), []int{7}
+	return file_worker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StatsReply) GetSockets() int64 {
@@ -448,13 +510,17 @@ const file_worker_proto_rawDesc = "" +
 	"\fworker.proto\x12\fporthouse.v1\x1a\x0esequence.proto\"4\n" +
 	"\bRoomName\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"o\n" +
-	"\aMessage\x12\x12\n" +
-	"\x04room\x18\x01 \x01(\tR\x04room\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
-	"\x04from\x18\x03 \x01(\tR\x04from\x12\x12\n" +
-	"\x04kind\x18\x04 \x01(\x05R\x04kind\x12\x18\n" +
-	"\apayload\x18\x05 \x01(\fR\apayload\"N\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"v\n" +
+	"\x0ePublishRequest\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\tR\x04room\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\x05R\x04kind\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\x12\x12\n" +
+	"\x04from\x18\x05 \x01(\tR\x04from\"L\n" +
+	"\fPublishReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"N\n" +
 	"\fAnnouncement\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x16\n" +
@@ -471,13 +537,13 @@ const file_worker_proto_rawDesc = "" +
 	"timeout_ms\x18\x01 \x01(\x03R\ttimeoutMs\"&\n" +
 	"\n" +
 	"StatsReply\x12\x18\n" +
-	"\asockets\x18\x01 \x01(\x03R\asockets2\x90\x05\n" +
+	"\asockets\x18\x01 \x01(\x03R\asockets2\x9e\x05\n" +
 	"\x06Worker\x128\n" +
 	"\fTokenUpdated\x12\x13.porthouse.v1.Token\x1a\x13.porthouse.v1.Empty\x12;\n" +
 	"\fTokenRevoked\x12\x16.porthouse.v1.TokenRef\x1a\x13.porthouse.v1.Empty\x12:\n" +
 	"\vRoomUpdated\x12\x16.porthouse.v1.RoomInfo\x1a\x13.porthouse.v1.Empty\x12:\n" +
-	"\vRoomDeleted\x12\x16.porthouse.v1.RoomName\x1a\x13.porthouse.v1.Empty\x125\n" +
-	"\aPublish\x12\x15.porthouse.v1.Message\x1a\x13.porthouse.v1.Empty\x12:\n" +
+	"\vRoomDeleted\x12\x16.porthouse.v1.RoomName\x1a\x13.porthouse.v1.Empty\x12C\n" +
+	"\aPublish\x12\x1c.porthouse.v1.PublishRequest\x1a\x1a.porthouse.v1.PublishReply\x12:\n" +
 	"\x04Kick\x12\x19.porthouse.v1.KickRequest\x1a\x17.porthouse.v1.KickReply\x12;\n" +
 	"\bAnnounce\x12\x1a.porthouse.v1.Announcement\x1a\x13.porthouse.v1.Empty\x12;\n" +
 	"\vRoutesAdded\x12\x17.porthouse.v1.RouteList\x1a\x13.porthouse.v1.Empty\x128\n" +
@@ -498,45 +564,46 @@ func file_worker_proto_rawDescGZIP() []byte {
 	return file_worker_proto_rawDescData
 }
 
-var file_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_worker_proto_goTypes = []any{
-	(*RoomName)(nil),     // 0: porthouse.v1.RoomName
-	(*Message)(nil),      // 1: porthouse.v1.Message
-	(*Announcement)(nil), // 2: porthouse.v1.Announcement
-	(*KickRequest)(nil),  // 3: porthouse.v1.KickRequest
-	(*KickReply)(nil),    // 4: porthouse.v1.KickReply
-	(*Options)(nil),      // 5: porthouse.v1.Options
-	(*DrainRequest)(nil), // 6: porthouse.v1.DrainRequest
-	(*StatsReply)(nil),   // 7: porthouse.v1.StatsReply
-	(*Token)(nil),        // 8: porthouse.v1.Token
-	(*TokenRef)(nil),     // 9: porthouse.v1.TokenRef
-	(*RoomInfo)(nil),     // 10: porthouse.v1.RoomInfo
-	(*RouteList)(nil),    // 11: porthouse.v1.RouteList
-	(*Empty)(nil),        // 12: porthouse.v1.Empty
+	(*RoomName)(nil),       // 0: porthouse.v1.RoomName
+	(*PublishRequest)(nil), // 1: porthouse.v1.PublishRequest
+	(*PublishReply)(nil),   // 2: porthouse.v1.PublishReply
+	(*Announcement)(nil),   // 3: porthouse.v1.Announcement
+	(*KickRequest)(nil),    // 4: porthouse.v1.KickRequest
+	(*KickReply)(nil),      // 5: porthouse.v1.KickReply
+	(*Options)(nil),        // 6: porthouse.v1.Options
+	(*DrainRequest)(nil),   // 7: porthouse.v1.DrainRequest
+	(*StatsReply)(nil),     // 8: porthouse.v1.StatsReply
+	(*Token)(nil),          // 9: porthouse.v1.Token
+	(*TokenRef)(nil),       // 10: porthouse.v1.TokenRef
+	(*RoomInfo)(nil),       // 11: porthouse.v1.RoomInfo
+	(*RouteList)(nil),      // 12: porthouse.v1.RouteList
+	(*Empty)(nil),          // 13: porthouse.v1.Empty
 }
 var file_worker_proto_depIdxs = []int32{
-	8,  // 0: porthouse.v1.Worker.TokenUpdated:input_type -> porthouse.v1.Token
-	9,  // 1: porthouse.v1.Worker.TokenRevoked:input_type -> porthouse.v1.TokenRef
-	10, // 2: porthouse.v1.Worker.RoomUpdated:input_type -> porthouse.v1.RoomInfo
+	9,  // 0: porthouse.v1.Worker.TokenUpdated:input_type -> porthouse.v1.Token
+	10, // 1: porthouse.v1.Worker.TokenRevoked:input_type -> porthouse.v1.TokenRef
+	11, // 2: porthouse.v1.Worker.RoomUpdated:input_type -> porthouse.v1.RoomInfo
 	0,  // 3: porthouse.v1.Worker.RoomDeleted:input_type -> porthouse.v1.RoomName
-	1,  // 4: porthouse.v1.Worker.Publish:input_type -> porthouse.v1.Message
-	3,  // 5: porthouse.v1.Worker.Kick:input_type -> porthouse.v1.KickRequest
-	2,  // 6: porthouse.v1.Worker.Announce:input_type -> porthouse.v1.Announcement
-	11, // 7: porthouse.v1.Worker.RoutesAdded:input_type -> porthouse.v1.RouteList
-	5,  // 8: porthouse.v1.Worker.SetOptions:input_type -> porthouse.v1.Options
-	6,  // 9: porthouse.v1.Worker.Drain:input_type -> porthouse.v1.DrainRequest
-	12, // 10: porthouse.v1.Worker.Stats:input_type -> porthouse.v1.Empty
-	12, // 11: porthouse.v1.Worker.TokenUpdated:output_type -> porthouse.v1.Empty
-	12, // 12: porthouse.v1.Worker.TokenRevoked:output_type -> porthouse.v1.Empty
-	12, // 13: porthouse.v1.Worker.RoomUpdated:output_type -> porthouse.v1.Empty
-	12, // 14: porthouse.v1.Worker.RoomDeleted:output_type -> porthouse.v1.Empty
-	12, // 15: porthouse.v1.Worker.Publish:output_type -> porthouse.v1.Empty
-	4,  // 16: porthouse.v1.Worker.Kick:output_type -> porthouse.v1.KickReply
-	12, // 17: porthouse.v1.Worker.Announce:output_type -> porthouse.v1.Empty
-	12, // 18: porthouse.v1.Worker.RoutesAdded:output_type -> porthouse.v1.Empty
-	12, // 19: porthouse.v1.Worker.SetOptions:output_type -> porthouse.v1.Empty
-	12, // 20: porthouse.v1.Worker.Drain:output_type -> porthouse.v1.Empty
-	7,  // 21: porthouse.v1.Worker.Stats:output_type -> porthouse.v1.StatsReply
+	1,  // 4: porthouse.v1.Worker.Publish:input_type -> porthouse.v1.PublishRequest
+	4,  // 5: porthouse.v1.Worker.Kick:input_type -> porthouse.v1.KickRequest
+	3,  // 6: porthouse.v1.Worker.Announce:input_type -> porthouse.v1.Announcement
+	12, // 7: porthouse.v1.Worker.RoutesAdded:input_type -> porthouse.v1.RouteList
+	6,  // 8: porthouse.v1.Worker.SetOptions:input_type -> porthouse.v1.Options
+	7,  // 9: porthouse.v1.Worker.Drain:input_type -> porthouse.v1.DrainRequest
+	13, // 10: porthouse.v1.Worker.Stats:input_type -> porthouse.v1.Empty
+	13, // 11: porthouse.v1.Worker.TokenUpdated:output_type -> porthouse.v1.Empty
+	13, // 12: porthouse.v1.Worker.TokenRevoked:output_type -> porthouse.v1.Empty
+	13, // 13: porthouse.v1.Worker.RoomUpdated:output_type -> porthouse.v1.Empty
+	13, // 14: porthouse.v1.Worker.RoomDeleted:output_type -> porthouse.v1.Empty
+	2,  // 15: porthouse.v1.Worker.Publish:output_type -> porthouse.v1.PublishReply
+	5,  // 16: porthouse.v1.Worker.Kick:output_type -> porthouse.v1.KickReply
+	13, // 17: porthouse.v1.Worker.Announce:output_type -> porthouse.v1.Empty
+	13, // 18: porthouse.v1.Worker.RoutesAdded:output_type -> porthouse.v1.Empty
+	13, // 19: porthouse.v1.Worker.SetOptions:output_type -> porthouse.v1.Empty
+	13, // 20: porthouse.v1.Worker.Drain:output_type -> porthouse.v1.Empty
+	8,  // 21: porthouse.v1.Worker.Stats:output_type -> porthouse.v1.StatsReply
 	11, // [11:22] is the sub-list for method output_type
 	0,  // [0:11] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
@@ -556,7 +623,7 @@ func file_worker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_worker_proto_rawDesc), len(file_worker_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,7 +43,7 @@ type WorkerClient interface {
 	TokenRevoked(ctx context.Context, in *TokenRef, opts ...grpc.CallOption) (*Empty, error)
 	RoomUpdated(ctx context.Context, in *RoomInfo, opts ...grpc.CallOption) (*Empty, error)
 	RoomDeleted(ctx context.Context, in *RoomName, opts ...grpc.CallOption) (*Empty, error)
-	Publish(ctx context.Context, in *Message, opts ...grpc.CallOption) (*Empty, error)
+	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishReply, error)
 	Kick(ctx context.Context, in *KickRequest, opts ...grpc.CallOption) (*KickReply, error)
 	Announce(ctx context.Context, in *Announcement, opts ...grpc.CallOption) (*Empty, error)
 	// RoutesAdded tells the worker that rooms have members on other puddles.
@@ -102,9 +102,9 @@ func (c *workerClient) RoomDeleted(ctx context.Context, in *RoomName, opts ...gr
 	return out, nil
 }
 
-func (c *workerClient) Publish(ctx context.Context, in *Message, opts ...grpc.CallOption) (*Empty, error) {
+func (c *workerClient) Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Empty)
+	out := new(PublishReply)
 	err := c.cc.Invoke(ctx, Worker_Publish_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -180,7 +180,7 @@ type WorkerServer interface {
 	TokenRevoked(context.Context, *TokenRef) (*Empty, error)
 	RoomUpdated(context.Context, *RoomInfo) (*Empty, error)
 	RoomDeleted(context.Context, *RoomName) (*Empty, error)
-	Publish(context.Context, *Message) (*Empty, error)
+	Publish(context.Context, *PublishRequest) (*PublishReply, error)
 	Kick(context.Context, *KickRequest) (*KickReply, error)
 	Announce(context.Context, *Announcement) (*Empty, error)
 	// RoutesAdded tells the worker that rooms have members on other puddles.
@@ -211,7 +211,7 @@ func (UnimplementedWorkerServer) RoomUpdated(context.Context, *RoomInfo) (*Empty
 func (UnimplementedWorkerServer) RoomDeleted(context.Context, *RoomName) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method RoomDeleted not implemented")
 }
-func (UnimplementedWorkerServer) Publish(context.Context, *Message) (*Empty, error) {
+func (UnimplementedWorkerServer) Publish(context.Context, *PublishRequest) (*PublishReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Publish not implemented")
 }
 func (UnimplementedWorkerServer) Kick(context.Context, *KickRequest) (*KickReply, error) {
@@ -326,7 +326,7 @@ func _Worker_RoomDeleted_Handler(srv interface{}, ctx context.Context, dec func(
 }
 
 func _Worker_Publish_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(Message)
+	in := new(PublishRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func _Worker_Publish_Handler(srv interface{}, ctx context.Context, dec func(inte
 		FullMethod: Worker_Publish_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(WorkerServer).Publish(ctx, req.(*Message))
+		return srv.(WorkerServer).Publish(ctx, req.(*PublishRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }

@@ -297,3 +297,19 @@ func (e *entry) snapshot() Entry {
 	slices.Sort(s.Rooms)
 	return s
 }
+
+// AllRoutes returns the whole route table: room key → puddles with members.
+func (l *Local) AllRoutes() map[string][]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string][]int, len(l.routes))
+	for room, ps := range l.routes {
+		list := make([]int, 0, len(ps))
+		for p := range ps {
+			list = append(list, p)
+		}
+		slices.Sort(list)
+		out[room] = list
+	}
+	return out
+}
