@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/gobwas/ws"
@@ -66,10 +67,14 @@ func (e *Envelope) Data() []byte {
 func (e *Envelope) Text() []byte {
 	if !e.hasText {
 		e.text = e.data
-		if len(e.data) > 0 && e.data[0] == '"' {
-			var s string
-			if json.Unmarshal(e.data, &s) == nil {
-				e.text = []byte(s)
+		if n := len(e.data); n >= 2 && e.data[0] == '"' {
+			if bytes.IndexByte(e.data, '\\') < 0 {
+				e.text = e.data[1 : n-1] // no escapes: the string is its bytes
+			} else {
+				var s string
+				if json.Unmarshal(e.data, &s) == nil {
+					e.text = []byte(s)
+				}
 			}
 		}
 		e.hasText = true
