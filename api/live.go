@@ -53,7 +53,8 @@ type Publication struct {
 
 // SocketInfo describes one live socket.
 type SocketInfo struct {
-	ID    string `json:"id"`
-	Token string `json:"token"`
-	Mode  string `json:"mode"` // "envelope" | "raw"
+	ID     string `json:"id"`
+	Token  string `json:"token"`
+	Mode   string `json:"mode"`   // "envelope" | "raw"
+	Worker int    `json:"worker"` // worker process (puddle) holding it; 0 in single-process mode
 }

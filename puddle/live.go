@@ -9,6 +9,7 @@ import (
 
 	"github.com/porthouse/porthouse/api"
 	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/sequence"
 	"github.com/porthouse/porthouse/store"
 	"github.com/porthouse/porthouse/wire"
 )
@@ -145,17 +146,22 @@ func (p *Puddle) roomRules(ctx context.Context, owner, name string) (router.Rule
 func (p *Puddle) RoomSockets(owner, name string) []api.SocketInfo {
 	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
 	defer cancel()
-	ids, err := p.seq.Members(ctx, wire.Key(owner, name))
+	return RoomSockets(ctx, p.seq, owner, name)
+}
+
+// RoomSockets lists the live members of a room from the sequence.
+func RoomSockets(ctx context.Context, seq sequence.Sequence, owner, name string) []api.SocketInfo {
+	ids, err := seq.Members(ctx, wire.Key(owner, name))
 	if err != nil {
 		return []api.SocketInfo{}
 	}
 	out := make([]api.SocketInfo, 0, len(ids))
 	for _, id := range ids {
-		e, ok, err := p.seq.Socket(ctx, id)
+		e, ok, err := seq.Socket(ctx, id)
 		if err != nil || !ok {
 			continue
 		}
-		out = append(out, api.SocketInfo{ID: id, Token: e.TokenID, Mode: e.Mode})
+		out = append(out, api.SocketInfo{ID: id, Token: e.TokenID, Mode: e.Mode, Worker: e.Puddle})
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -62,7 +61,9 @@ func New(cfg config.Config, log hclog.Logger) (*Server, error) {
 		Dir:    st,
 		Seq:    s.seq,
 		Router: s.router,
-		HTTP:   s.handler(),
+		HTTP: &lazyHandler{make: func() http.Handler {
+			return HTTPHandler(HTTPDeps{API: s.api, Store: st, Live: s.puddle, Log: log, Ready: s.readiness})
+		}},
 	})
 	s.api = api.New(api.Config{
 		Store:         st,
@@ -147,32 +148,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// handler serves everything that is not a WebSocket upgrade.
-func (s *Server) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "sockets": s.puddle.Count()})
-	})
-	mux.Handle("/api/", s.apiHandler())
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "no such page " + r.URL.Path}})
-	})
-	return mux
-}
-
-func (s *Server) apiHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.Handler().ServeHTTP(w, r) })
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+// readiness is ready while serving.
+func (s *Server) readiness() (bool, map[string]any) {
+	return s.ready.Load(), map[string]any{"sockets": s.puddle.Count()}
 }
