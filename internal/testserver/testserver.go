@@ -19,6 +19,8 @@ import (
 
 	"github.com/porthouse/porthouse/config"
 	"github.com/porthouse/porthouse/server"
+	"github.com/porthouse/porthouse/store"
+	"github.com/porthouse/porthouse/supervisor"
 )
 
 // AdminPassword is the bootstrap admin's password in test servers.
@@ -33,7 +35,9 @@ type Server struct {
 	LobbyTokenID string
 	LobbySecret  string // token subscribed to lobby (send, receive, both formats)
 	Config       config.Config
-	Srv          *server.Server
+	Srv          *server.Server         // single-process mode
+	Sup          *supervisor.Supervisor // supervise mode
+	Mode         string                 // "run" or "supervise"
 	logs         *syncBuffer
 	t            testing.TB
 }
@@ -56,30 +60,44 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return StartConfig(t, cfg)
 }
 
-// StartConfig starts a server with exactly cfg.
+// StartConfig starts a server with exactly cfg, in the mode Mode() says.
 func StartConfig(t testing.TB, cfg config.Config) *Server {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: logs})
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatalf("testserver: %v", err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatalf("testserver: %v", err)
-	}
-	srv.Start()
-	s := &Server{
-		Addr:   srv.Addr().String(),
-		Config: cfg,
-		Srv:    srv,
-		logs:   logs,
-		t:      t,
+	s := &Server{Config: cfg, logs: logs, t: t, Mode: Mode()}
+	var boot store.Bootstrap
+	if s.Mode == ModeSupervise {
+		if cfg.Workers == 0 {
+			cfg.Workers = 2
+			s.Config.Workers = 2
+		}
+		sup, err := supervisor.New(cfg, log, supervisor.Options{WorkerCmd: workerCmd})
+		if err != nil {
+			t.Fatalf("testserver: %v", err)
+		}
+		sup.Start()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sup.WaitReady(ctx); err != nil {
+			_ = sup.Shutdown(context.Background())
+			t.Fatalf("testserver: workers not ready: %v\n%s", err, logs.String())
+		}
+		s.Sup, s.Addr, boot = sup, sup.Addr().String(), sup.Bootstrap()
+	} else {
+		srv, err := server.New(cfg, log)
+		if err != nil {
+			t.Fatalf("testserver: %v", err)
+		}
+		if err := srv.Listen(); err != nil {
+			t.Fatalf("testserver: %v", err)
+		}
+		srv.Start()
+		s.Srv, s.Addr, boot = srv, srv.Addr().String(), srv.Bootstrap()
 	}
 	s.URL = "http://" + s.Addr
 	s.WSURL = "ws://" + s.Addr
 	t.Cleanup(func() { s.Stop() })
-	boot := srv.Bootstrap()
 	s.LobbyTokenID, s.LobbySecret = boot.TokenID, boot.TokenSecret
 	s.APIKey = s.loginAndKey("admin", AdminPassword)
 	return s
@@ -89,6 +107,10 @@ func StartConfig(t testing.TB, cfg config.Config) *Server {
 func (s *Server) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if s.Sup != nil {
+		_ = s.Sup.Shutdown(ctx)
+		return
+	}
 	_ = s.Srv.Shutdown(ctx)
 }
 
@@ -103,12 +125,14 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-// LogText returns everything the server logged so far.
-func (s *Server) LogText() string {
-	s.logs.mu.Lock()
-	defer s.logs.mu.Unlock()
-	return s.logs.String()
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
 }
+
+// LogText returns everything the server (and its workers) logged so far.
+func (s *Server) LogText() string { return s.logs.String() }
 
 // loginAndKey logs in with a password and creates an API key.
 func (s *Server) loginAndKey(user, password string) string {
