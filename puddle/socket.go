@@ -243,6 +243,7 @@ func (s *Socket) readLoop(ctx context.Context) {
 	fr := newFrameReader(s.conn, s.extra, limit)
 	s.extra = nil
 	fr.onControl = func(op ws.OpCode, p []byte) {
+		s.lastRead.Store(time.Now().UnixNano()) // a pong is the proof of life
 		if op == ws.OpPing {
 			s.Deliver(router.Frame(ws.OpPong, p))
 		}
