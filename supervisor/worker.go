@@ -243,6 +243,13 @@ func (w *workerServer) Drain(ctx context.Context, r *pb.DrainRequest) (*pb.Empty
 	dctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	_ = w.p.Shutdown(dctx)
+	// A drained worker has nothing left to do: it exits once this answer is
+	// on its way, so the supervisor's Kill finds it gone.
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = w.mesh.Close()
+		os.Exit(0)
+	}()
 	return &pb.Empty{}, nil
 }
 
