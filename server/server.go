@@ -65,18 +65,27 @@ func New(cfg config.Config, log hclog.Logger) (*Server, error) {
 			return HTTPHandler(HTTPDeps{API: s.api, Store: st, Live: s.puddle, Log: log, Ready: s.readiness})
 		}},
 	})
-	s.api = api.New(api.Config{
+	s.api = api.New(APIConfig(cfg, st, s.puddle, log))
+	return s, nil
+}
+
+// APIConfig maps the config to the API's settings.
+func APIConfig(cfg config.Config, st *store.Store, live api.Live, log hclog.Logger) api.Config {
+	loginRate := cfg.LoginRate
+	if loginRate == 0 {
+		loginRate = -1 // the config's 0 means off; the API's means default
+	}
+	return api.Config{
 		Store:         st,
-		Live:          s.puddle,
+		Live:          live,
 		Logger:        log.Named("api"),
 		OpenSignup:    cfg.OpenSignup,
 		SessionTTL:    cfg.SessionTTL.Duration(),
 		BackpipeRate:  cfg.BackpipeRate,
 		BackpipeBurst: cfg.BackpipeBurst,
-		LoginRate:     cfg.LoginRate,
+		LoginRate:     loginRate,
 		MaxBodyBytes:  int64(cfg.MaxMessageBytes),
-	})
-	return s, nil
+	}
 }
 
 // PuddleOptions maps the config to the socket-path options.

@@ -88,17 +88,7 @@ func New(cfg config.Config, log hclog.Logger, o Options) (_ *Supervisor, err err
 	}
 	s.seq = newRoutedSequence(s.pushRoute)
 	s.live = &live{s: s}
-	s.api = api.New(api.Config{
-		Store:         st,
-		Live:          s.live,
-		Logger:        log.Named("api"),
-		OpenSignup:    cfg.OpenSignup,
-		SessionTTL:    cfg.SessionTTL.Duration(),
-		BackpipeRate:  cfg.BackpipeRate,
-		BackpipeBurst: cfg.BackpipeBurst,
-		LoginRate:     cfg.LoginRate,
-		MaxBodyBytes:  int64(cfg.MaxMessageBytes),
-	})
+	s.api = api.New(server.APIConfig(cfg, st, s.live, log))
 	if s.dir, err = os.MkdirTemp("", "porthouse-"); err != nil {
 		return nil, fmt.Errorf("runtime dir: %w", err)
 	}
