@@ -34,6 +34,11 @@ func publicationKind(contentType string) (PublicationKind, bool) {
 // publish: POST /api/v1/rooms/{room}/messages, the service backpipe → 202
 // {"id"}. The body is the payload; its Content-Type picks the kind.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, c caller) {
+	if s.cfg.Metrics != nil {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() { s.cfg.Metrics.Backpipe(sw.status) }()
+		w = sw
+	}
 	name, ok := pathRoom(w, r, c)
 	if !ok {
 		return
@@ -110,4 +115,15 @@ func (s *Server) kick(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	s.log.Info("socket kicked", "username", c.acct.Username, "socket", id)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/time/rate"
 
+	"github.com/porthouse/porthouse/metrics"
 	"github.com/porthouse/porthouse/store"
 	"github.com/porthouse/porthouse/wire"
 )
@@ -56,6 +57,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// Secure marks the session cookie Secure (the server listens with TLS).
 	Secure bool
+	// Metrics counts backpipe requests; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server is the JSON API. Create it with New; serve Handler; Close it.

@@ -459,6 +459,52 @@ func (x *DrainRequest) GetTimeoutMs() int64 {
 	return 0
 }
 
+// MetricsReply holds the worker's metric families, length-delimited
+// protobuf (io.prometheus.client.MetricFamily).
+type MetricsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Families      []byte                 `protobuf:"bytes,1,opt,name=families,proto3" json:"families,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricsReply) Reset() {
+	*x = MetricsReply{}
+	mi := &file_worker_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsReply) ProtoMessage() {}
+
+func (x *MetricsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_worker_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsReply.ProtoReflect.Descriptor instead.
+func (*MetricsReply) Descriptor() ([]byte, []int) {
+	return file_worker_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MetricsReply) GetFamilies() []byte {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
 type StatsReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sockets       int64                  `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
@@ -468,7 +514,7 @@ type StatsReply struct {
 
 func (x *StatsReply) Reset() {
 	*x = StatsReply{}
-	mi := &file_worker_proto_msgTypes[8]
+	mi := &file_worker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +526,7 @@ func (x *StatsReply) String() string {
 func (*StatsReply) ProtoMessage() {}
 
 func (x *StatsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_worker_proto_msgTypes[8]
+	mi := &file_worker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +539,7 @@ func (x *StatsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsReply.ProtoReflect.Descriptor instead.
 func (*StatsReply) Descriptor() ([]byte, []int) {
-	return file_worker_proto_rawDescGZIP(), []int{8}
+	return file_worker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatsReply) GetSockets() int64 {
@@ -534,10 +580,12 @@ const file_worker_proto_rawDesc = "" +
 	"\x04json\x18\x01 \x01(\fR\x04json\"-\n" +
 	"\fDrainRequest\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x01 \x01(\x03R\ttimeoutMs\"&\n" +
+	"timeout_ms\x18\x01 \x01(\x03R\ttimeoutMs\"*\n" +
+	"\fMetricsReply\x12\x1a\n" +
+	"\bfamilies\x18\x01 \x01(\fR\bfamilies\"&\n" +
 	"\n" +
 	"StatsReply\x12\x18\n" +
-	"\asockets\x18\x01 \x01(\x03R\asockets2\x9e\x05\n" +
+	"\asockets\x18\x01 \x01(\x03R\asockets2\xda\x05\n" +
 	"\x06Worker\x128\n" +
 	"\fTokenUpdated\x12\x13.porthouse.v1.Token\x1a\x13.porthouse.v1.Empty\x12;\n" +
 	"\fTokenRevoked\x12\x16.porthouse.v1.TokenRef\x1a\x13.porthouse.v1.Empty\x12:\n" +
@@ -550,7 +598,8 @@ const file_worker_proto_rawDesc = "" +
 	"\n" +
 	"SetOptions\x12\x15.porthouse.v1.Options\x1a\x13.porthouse.v1.Empty\x128\n" +
 	"\x05Drain\x12\x1a.porthouse.v1.DrainRequest\x1a\x13.porthouse.v1.Empty\x126\n" +
-	"\x05Stats\x12\x13.porthouse.v1.Empty\x1a\x18.porthouse.v1.StatsReplyB2Z0github.com/porthouse/porthouse/proto;porthousepbb\x06proto3"
+	"\x05Stats\x12\x13.porthouse.v1.Empty\x1a\x18.porthouse.v1.StatsReply\x12:\n" +
+	"\aMetrics\x12\x13.porthouse.v1.Empty\x1a\x1a.porthouse.v1.MetricsReplyB2Z0github.com/porthouse/porthouse/proto;porthousepbb\x06proto3"
 
 var (
 	file_worker_proto_rawDescOnce sync.Once
@@ -564,7 +613,7 @@ func file_worker_proto_rawDescGZIP() []byte {
 	return file_worker_proto_rawDescData
 }
 
-var file_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_worker_proto_goTypes = []any{
 	(*RoomName)(nil),       // 0: porthouse.v1.RoomName
 	(*PublishRequest)(nil), // 1: porthouse.v1.PublishRequest
@@ -574,38 +623,41 @@ var file_worker_proto_goTypes = []any{
 	(*KickReply)(nil),      // 5: porthouse.v1.KickReply
 	(*Options)(nil),        // 6: porthouse.v1.Options
 	(*DrainRequest)(nil),   // 7: porthouse.v1.DrainRequest
-	(*StatsReply)(nil),     // 8: porthouse.v1.StatsReply
-	(*Token)(nil),          // 9: porthouse.v1.Token
-	(*TokenRef)(nil),       // 10: porthouse.v1.TokenRef
-	(*RoomInfo)(nil),       // 11: porthouse.v1.RoomInfo
-	(*RouteList)(nil),      // 12: porthouse.v1.RouteList
-	(*Empty)(nil),          // 13: porthouse.v1.Empty
+	(*MetricsReply)(nil),   // 8: porthouse.v1.MetricsReply
+	(*StatsReply)(nil),     // 9: porthouse.v1.StatsReply
+	(*Token)(nil),          // 10: porthouse.v1.Token
+	(*TokenRef)(nil),       // 11: porthouse.v1.TokenRef
+	(*RoomInfo)(nil),       // 12: porthouse.v1.RoomInfo
+	(*RouteList)(nil),      // 13: porthouse.v1.RouteList
+	(*Empty)(nil),          // 14: porthouse.v1.Empty
 }
 var file_worker_proto_depIdxs = []int32{
-	9,  // 0: porthouse.v1.Worker.TokenUpdated:input_type -> porthouse.v1.Token
-	10, // 1: porthouse.v1.Worker.TokenRevoked:input_type -> porthouse.v1.TokenRef
-	11, // 2: porthouse.v1.Worker.RoomUpdated:input_type -> porthouse.v1.RoomInfo
+	10, // 0: porthouse.v1.Worker.TokenUpdated:input_type -> porthouse.v1.Token
+	11, // 1: porthouse.v1.Worker.TokenRevoked:input_type -> porthouse.v1.TokenRef
+	12, // 2: porthouse.v1.Worker.RoomUpdated:input_type -> porthouse.v1.RoomInfo
 	0,  // 3: porthouse.v1.Worker.RoomDeleted:input_type -> porthouse.v1.RoomName
 	1,  // 4: porthouse.v1.Worker.Publish:input_type -> porthouse.v1.PublishRequest
 	4,  // 5: porthouse.v1.Worker.Kick:input_type -> porthouse.v1.KickRequest
 	3,  // 6: porthouse.v1.Worker.Announce:input_type -> porthouse.v1.Announcement
-	12, // 7: porthouse.v1.Worker.RoutesAdded:input_type -> porthouse.v1.RouteList
+	13, // 7: porthouse.v1.Worker.RoutesAdded:input_type -> porthouse.v1.RouteList
 	6,  // 8: porthouse.v1.Worker.SetOptions:input_type -> porthouse.v1.Options
 	7,  // 9: porthouse.v1.Worker.Drain:input_type -> porthouse.v1.DrainRequest
-	13, // 10: porthouse.v1.Worker.Stats:input_type -> porthouse.v1.Empty
-	13, // 11: porthouse.v1.Worker.TokenUpdated:output_type -> porthouse.v1.Empty
-	13, // 12: porthouse.v1.Worker.TokenRevoked:output_type -> porthouse.v1.Empty
-	13, // 13: porthouse.v1.Worker.RoomUpdated:output_type -> porthouse.v1.Empty
-	13, // 14: porthouse.v1.Worker.RoomDeleted:output_type -> porthouse.v1.Empty
-	2,  // 15: porthouse.v1.Worker.Publish:output_type -> porthouse.v1.PublishReply
-	5,  // 16: porthouse.v1.Worker.Kick:output_type -> porthouse.v1.KickReply
-	13, // 17: porthouse.v1.Worker.Announce:output_type -> porthouse.v1.Empty
-	13, // 18: porthouse.v1.Worker.RoutesAdded:output_type -> porthouse.v1.Empty
-	13, // 19: porthouse.v1.Worker.SetOptions:output_type -> porthouse.v1.Empty
-	13, // 20: porthouse.v1.Worker.Drain:output_type -> porthouse.v1.Empty
-	8,  // 21: porthouse.v1.Worker.Stats:output_type -> porthouse.v1.StatsReply
-	11, // [11:22] is the sub-list for method output_type
-	0,  // [0:11] is the sub-list for method input_type
+	14, // 10: porthouse.v1.Worker.Stats:input_type -> porthouse.v1.Empty
+	14, // 11: porthouse.v1.Worker.Metrics:input_type -> porthouse.v1.Empty
+	14, // 12: porthouse.v1.Worker.TokenUpdated:output_type -> porthouse.v1.Empty
+	14, // 13: porthouse.v1.Worker.TokenRevoked:output_type -> porthouse.v1.Empty
+	14, // 14: porthouse.v1.Worker.RoomUpdated:output_type -> porthouse.v1.Empty
+	14, // 15: porthouse.v1.Worker.RoomDeleted:output_type -> porthouse.v1.Empty
+	2,  // 16: porthouse.v1.Worker.Publish:output_type -> porthouse.v1.PublishReply
+	5,  // 17: porthouse.v1.Worker.Kick:output_type -> porthouse.v1.KickReply
+	14, // 18: porthouse.v1.Worker.Announce:output_type -> porthouse.v1.Empty
+	14, // 19: porthouse.v1.Worker.RoutesAdded:output_type -> porthouse.v1.Empty
+	14, // 20: porthouse.v1.Worker.SetOptions:output_type -> porthouse.v1.Empty
+	14, // 21: porthouse.v1.Worker.Drain:output_type -> porthouse.v1.Empty
+	9,  // 22: porthouse.v1.Worker.Stats:output_type -> porthouse.v1.StatsReply
+	8,  // 23: porthouse.v1.Worker.Metrics:output_type -> porthouse.v1.MetricsReply
+	12, // [12:24] is the sub-list for method output_type
+	0,  // [0:12] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
@@ -623,7 +675,7 @@ func file_worker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_worker_proto_rawDesc), len(file_worker_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

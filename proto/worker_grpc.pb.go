@@ -33,6 +33,7 @@ const (
 	Worker_SetOptions_FullMethodName   = "/porthouse.v1.Worker/SetOptions"
 	Worker_Drain_FullMethodName        = "/porthouse.v1.Worker/Drain"
 	Worker_Stats_FullMethodName        = "/porthouse.v1.Worker/Stats"
+	Worker_Metrics_FullMethodName      = "/porthouse.v1.Worker/Metrics"
 )
 
 // WorkerClient is the client API for Worker service.
@@ -52,6 +53,7 @@ type WorkerClient interface {
 	// Drain closes every socket with 1001 and stops accepting.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*Empty, error)
 	Stats(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*StatsReply, error)
+	Metrics(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*MetricsReply, error)
 }
 
 type workerClient struct {
@@ -172,6 +174,16 @@ func (c *workerClient) Stats(ctx context.Context, in *Empty, opts ...grpc.CallOp
 	return out, nil
 }
 
+func (c *workerClient) Metrics(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*MetricsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MetricsReply)
+	err := c.cc.Invoke(ctx, Worker_Metrics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerServer is the server API for Worker service.
 // All implementations must embed UnimplementedWorkerServer
 // for forward compatibility.
@@ -189,6 +201,7 @@ type WorkerServer interface {
 	// Drain closes every socket with 1001 and stops accepting.
 	Drain(context.Context, *DrainRequest) (*Empty, error)
 	Stats(context.Context, *Empty) (*StatsReply, error)
+	Metrics(context.Context, *Empty) (*MetricsReply, error)
 	mustEmbedUnimplementedWorkerServer()
 }
 
@@ -231,6 +244,9 @@ func (UnimplementedWorkerServer) Drain(context.Context, *DrainRequest) (*Empty, 
 }
 func (UnimplementedWorkerServer) Stats(context.Context, *Empty) (*StatsReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
+}
+func (UnimplementedWorkerServer) Metrics(context.Context, *Empty) (*MetricsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Metrics not implemented")
 }
 func (UnimplementedWorkerServer) mustEmbedUnimplementedWorkerServer() {}
 func (UnimplementedWorkerServer) testEmbeddedByValue()                {}
@@ -451,6 +467,24 @@ func _Worker_Stats_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Worker_Metrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServer).Metrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Worker_Metrics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServer).Metrics(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Worker_ServiceDesc is the grpc.ServiceDesc for Worker service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -501,6 +535,10 @@ var Worker_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stats",
 			Handler:    _Worker_Stats_Handler,
+		},
+		{
+			MethodName: "Metrics",
+			Handler:    _Worker_Metrics_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -151,7 +151,7 @@ func (s *Socket) publish(m *membership, env *router.Envelope) {
 	if m.room.Rules().Echo {
 		exclude = nil
 	}
-	m.room.Publish(env, exclude)
+	s.p.m.Deliveries.Add(float64(m.room.Publish(env, exclude)))
 	if s.p.mesh != nil {
 		s.p.mesh.Publish(m.room.Key, env)
 	}
@@ -178,6 +178,7 @@ func (s *Socket) sendDirect(to string, env *router.Envelope) *wire.Error {
 
 // deliverDirect queues a direct message in the socket's mode.
 func (s *Socket) deliverDirect(env *router.Envelope) {
+	s.p.m.Deliveries.Inc()
 	if s.raw {
 		s.Deliver(env.RawFrame())
 	} else {

@@ -77,6 +77,7 @@ func (p *Puddle) serveConn(c net.Conn) {
 func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 	opts := p.Options()
 	fail := func(e *wire.Error) {
+		p.m.Handshake(string(e.Code))
 		p.log.Debug("handshake refused", "remote", req.remote, "path", req.path, "code", e.Code)
 		writeHTTPError(c, e, 0)
 		c.Close()
@@ -157,6 +158,9 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
+	if s != nil {
+		p.m.Handshake("ok")
+	}
 	if s == nil {
 		s = p.firstMessageAuth(c, extra, req.remote)
 		if s == nil {
@@ -214,6 +218,7 @@ func (p *Puddle) firstMessageAuth(c net.Conn, extra []byte, remote string) *Sock
 	_ = c.SetReadDeadline(time.Now().Add(opts.AuthTimeout))
 	pre := newPreSocket(c, extra, opts.MaxMessageBytes)
 	refuse := func(e *wire.Error, ref json.RawMessage) {
+		p.m.Handshake(string(e.Code))
 		pre.writeFrames(errorFrame(e, ref), closeFrame(4001, string(e.Code)))
 		c.Close()
 	}
@@ -244,6 +249,7 @@ func (p *Puddle) firstMessageAuth(c net.Conn, extra []byte, remote string) *Sock
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	s.setExtra(pre.buffered())
+	p.m.Handshake("ok")
 	return s
 }
 

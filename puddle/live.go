@@ -23,6 +23,7 @@ const liveTimeout = 5 * time.Second
 // new settings, gets room.added / room.removed for every subscription that
 // changed, and joins new rooms when the token auto-joins.
 func (p *Puddle) TokenUpdated(t store.Token) {
+	p.m.LiveChange("token_updated")
 	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
 	defer cancel()
 	for _, s := range p.tokenSockets(t.ID) {
@@ -37,6 +38,7 @@ func (p *Puddle) TokenUpdated(t store.Token) {
 
 // TokenRevoked implements api.Live.
 func (p *Puddle) TokenRevoked(tokenID string) {
+	p.m.LiveChange("token_revoked")
 	for _, s := range p.tokenSockets(tokenID) {
 		s.Close(4001, "token revoked")
 	}
@@ -46,6 +48,7 @@ func (p *Puddle) TokenRevoked(tokenID string) {
 // and every member's access is decided again (a room that stops being public
 // drops its public members).
 func (p *Puddle) RoomUpdated(r store.Room) {
+	p.m.LiveChange("room_updated")
 	key := wire.Key(r.Owner, r.Name)
 	room := p.router.Room(key)
 	if room == nil {
@@ -63,6 +66,7 @@ func (p *Puddle) RoomUpdated(r store.Room) {
 
 // RoomDeleted implements api.Live.
 func (p *Puddle) RoomDeleted(owner, name string) {
+	p.m.LiveChange("room_deleted")
 	key := wire.Key(owner, name)
 	room := p.router.Room(key)
 	if room == nil {
@@ -168,6 +172,7 @@ func RoomSockets(ctx context.Context, seq sequence.Sequence, owner, name string)
 
 // Kick implements api.Live.
 func (p *Puddle) Kick(owner, socketID string) error {
+	p.m.LiveChange("kick")
 	s, ok := p.router.Socket(socketID).(*Socket)
 	if !ok || s.owner != owner {
 		return wire.Errorf(wire.CodeNotFound, "no socket %q", socketID)

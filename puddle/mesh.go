@@ -23,7 +23,7 @@ type Mesh interface {
 // the supervisor's backpipe) to this puddle's members of the room.
 func (p *Puddle) DeliverRoom(room string, env *router.Envelope) {
 	if r := p.router.Room(room); r != nil {
-		r.Publish(env, nil)
+		p.m.Deliveries.Add(float64(r.Publish(env, nil)))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/porthouse/porthouse/metrics"
 	"github.com/porthouse/porthouse/router"
 	"github.com/porthouse/porthouse/sequence"
 )
@@ -23,6 +24,8 @@ type Deps struct {
 	Router *router.Router
 	HTTP   http.Handler // everything that is not a WebSocket upgrade
 	Mesh   Mesh         // other puddles; nil in single-process mode
+	// Metrics; nil makes the puddle its own.
+	Metrics *metrics.Metrics
 }
 
 // Puddle serves WebSockets (and hands other HTTP to Deps.HTTP) on the
@@ -34,6 +37,7 @@ type Puddle struct {
 	seq    sequence.Sequence
 	router *router.Router
 	mesh   Mesh
+	m      *metrics.Metrics
 
 	httpLn  *connListener
 	httpSrv *http.Server
@@ -54,6 +58,9 @@ func New(opts Options, d Deps) *Puddle {
 	if d.Log == nil {
 		d.Log = hclog.NewNullLogger()
 	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New(opts.Worker)
+	}
 	if d.HTTP == nil {
 		d.HTTP = http.NotFoundHandler()
 	}
@@ -64,6 +71,7 @@ func New(opts Options, d Deps) *Puddle {
 		seq:       d.Seq,
 		router:    d.Router,
 		mesh:      d.Mesh,
+		m:         d.Metrics,
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
@@ -158,11 +166,29 @@ func (p *Puddle) register(s *Socket) bool {
 		p.byToken[s.tokenID] = set
 	}
 	set[s] = struct{}{}
+	s.gauge().Inc()
 	return true
 }
 
+// gauge is the open-sockets gauge of the socket's mode.
+func (s *Socket) gauge() interface {
+	Inc()
+	Dec()
+} {
+	if s.raw {
+		return s.p.m.SocketsRaw
+	}
+	return s.p.m.SocketsEnvelope
+}
+
+// Metrics returns the puddle's collectors.
+func (p *Puddle) Metrics() *metrics.Metrics { return p.m }
+
 func (p *Puddle) unregister(s *Socket) {
 	p.mu.Lock()
+	if _, ok := p.sockets[s]; ok {
+		s.gauge().Dec()
+	}
 	delete(p.sockets, s)
 	if set := p.byToken[s.tokenID]; set != nil {
 		delete(set, s)

@@ -117,7 +117,8 @@ func (s *Socket) writeLoop() {
 
 		_ = s.conn.SetWriteDeadline(time.Now().Add(s.p.Options().WriteTimeout))
 		bufs := net.Buffers(batch)
-		_, err := bufs.WriteTo(s.conn)
+		n, err := bufs.WriteTo(s.conn)
+		s.p.m.BytesOut.Add(float64(n))
 		clear(batch)
 		s.wmu.Lock()
 		if s.spare == nil {
@@ -128,6 +129,7 @@ func (s *Socket) writeLoop() {
 			s.writing = false
 			s.queue = nil
 			s.wmu.Unlock()
+			s.p.m.Close(1006)
 			s.abort()
 			return
 		}
@@ -146,6 +148,7 @@ func (s *Socket) Close(code int, reason string) {
 	}
 	s.closed = true
 	s.closeCode = code
+	s.p.m.Close(code)
 	clear(s.queue)
 	s.queue = nil
 	s.queued = 0
@@ -255,6 +258,12 @@ func (s *Socket) readLoop(ctx context.Context) {
 			return
 		}
 		s.lastRead.Store(time.Now().UnixNano())
+		if s.raw {
+			s.p.m.InRaw.Inc()
+		} else {
+			s.p.m.InEnvelope.Inc()
+		}
+		s.p.m.BytesIn.Add(float64(len(payload)))
 		if s.isClosed() {
 			continue // draining until the peer's close frame
 		}
@@ -368,6 +377,7 @@ func (s *Socket) tick() {
 	if at := s.pingAt.Load(); at != 0 {
 		if last.UnixNano() < at && now.Sub(time.Unix(0, at)) >= opts.PongTimeout {
 			s.log.Debug("pong timeout")
+			s.p.m.Close(1006)
 			s.abort()
 			return
 		}

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/porthouse/porthouse/api"
 	"github.com/porthouse/porthouse/store"
@@ -21,6 +23,8 @@ type HTTPDeps struct {
 	Log   hclog.Logger
 	// Ready reports readiness for /readyz and details for its body.
 	Ready func() (bool, map[string]any)
+	// Metrics gathers what /metrics serves.
+	Metrics prometheus.Gatherer
 }
 
 // HTTPHandler serves /healthz, /readyz, the JSON API under /api/ and the
@@ -46,6 +50,7 @@ func HTTPHandler(d HTTPDeps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, body)
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.Handle("/api/", d.API.Handler())
 	mux.Handle("/", ui.New(ui.Config{Store: d.Store, Live: d.Live, API: d.API, Logger: d.Log.Named("ui")}))
 	return mux

@@ -62,10 +62,12 @@ func New(cfg config.Config, log hclog.Logger) (*Server, error) {
 		Seq:    s.seq,
 		Router: s.router,
 		HTTP: &lazyHandler{make: func() http.Handler {
-			return HTTPHandler(HTTPDeps{API: s.api, Store: st, Live: s.puddle, Log: log, Ready: s.readiness})
+			return HTTPHandler(HTTPDeps{API: s.api, Store: st, Live: s.puddle, Log: log, Ready: s.readiness, Metrics: s.puddle.Metrics().Registry})
 		}},
 	})
-	s.api = api.New(APIConfig(cfg, st, s.puddle, log))
+	apiCfg := APIConfig(cfg, st, s.puddle, log)
+	apiCfg.Metrics = s.puddle.Metrics()
+	s.api = api.New(apiCfg)
 	return s, nil
 }
 

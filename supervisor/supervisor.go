@@ -15,11 +15,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 
 	"github.com/porthouse/porthouse/api"
 	"github.com/porthouse/porthouse/config"
 	"github.com/porthouse/porthouse/ipc"
+	"github.com/porthouse/porthouse/metrics"
 	pb "github.com/porthouse/porthouse/proto"
 	"github.com/porthouse/porthouse/puddle"
 	"github.com/porthouse/porthouse/server"
@@ -44,6 +47,7 @@ type Supervisor struct {
 	store *store.Store
 	seq   *routedSequence
 	api   *api.Server
+	m     *metrics.Metrics
 	boot  store.Bootstrap
 	live  *live
 
@@ -88,7 +92,10 @@ func New(cfg config.Config, log hclog.Logger, o Options) (_ *Supervisor, err err
 	}
 	s.seq = newRoutedSequence(s.pushRoute)
 	s.live = &live{s: s}
-	s.api = api.New(server.APIConfig(cfg, st, s.live, log))
+	s.m = metrics.NewControl()
+	apiCfg := server.APIConfig(cfg, st, s.live, log)
+	apiCfg.Metrics = s.m
+	s.api = api.New(apiCfg)
 	if s.dir, err = os.MkdirTemp("", "porthouse-"); err != nil {
 		return nil, fmt.Errorf("runtime dir: %w", err)
 	}
@@ -146,11 +153,35 @@ func forwardedFor(h http.Handler) http.Handler {
 
 func (s *Supervisor) handler() http.Handler {
 	return server.HTTPHandler(server.HTTPDeps{
-		API:   s.api,
-		Store: s.store,
-		Live:  s.live,
-		Ready: s.ready,
+		API:     s.api,
+		Store:   s.store,
+		Live:    s.live,
+		Ready:   s.ready,
+		Metrics: prometheus.Gatherers{s.m.Registry, metrics.GathererFunc(s.gatherWorkers)},
 	})
+}
+
+// gatherWorkers collects the metric families of every worker that is up.
+func (s *Supervisor) gatherWorkers() ([]*dto.MetricFamily, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
+	defer cancel()
+	var out []*dto.MetricFamily
+	for _, w := range s.workers {
+		c, ok := w.rpcClient()
+		if !ok {
+			continue
+		}
+		r, err := c.Metrics(ctx, &pb.Empty{})
+		if err != nil {
+			continue
+		}
+		mfs, err := metrics.Decode(r.GetFamilies())
+		if err != nil {
+			return out, fmt.Errorf("worker %d metrics: %w", w.id, err)
+		}
+		out = append(out, mfs...)
+	}
+	return out, nil
 }
 
 // ready reports whether every worker is up.

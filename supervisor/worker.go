@@ -21,6 +21,7 @@ import (
 	"github.com/porthouse/porthouse/api"
 	"github.com/porthouse/porthouse/ipc"
 	"github.com/porthouse/porthouse/mesh"
+	"github.com/porthouse/porthouse/metrics"
 	pb "github.com/porthouse/porthouse/proto"
 	"github.com/porthouse/porthouse/puddle"
 	"github.com/porthouse/porthouse/router"
@@ -78,13 +79,17 @@ func RunWorker(getenv func(string) string) error {
 	defer m.Close()
 	opts := puddle.DefaultOptions()
 	opts.Worker = id
+	w.m = metrics.New(id)
+	w.m.CounterFunc("porthouse_mesh_dropped_total", "Cross-worker frames dropped because a peer stayed unreachable.",
+		func() float64 { return float64(m.Dropped()) })
 	w.p = puddle.New(opts, puddle.Deps{
-		Log:    log,
-		Dir:    &ipc.DirectoryClient{C: pb.NewDirectoryClient(conn)},
-		Seq:    &ipc.SequenceClient{C: pb.NewSequenceClient(conn)},
-		Router: router.New(id),
-		HTTP:   forwardHTTP(filepath.Join(dir, httpSocket)),
-		Mesh:   m,
+		Metrics: w.m,
+		Log:     log,
+		Dir:     &ipc.DirectoryClient{C: pb.NewDirectoryClient(conn)},
+		Seq:     &ipc.SequenceClient{C: pb.NewSequenceClient(conn)},
+		Router:  router.New(id),
+		HTTP:    forwardHTTP(filepath.Join(dir, httpSocket)),
+		Mesh:    m,
 	})
 	recv.p = w.p
 	w.mesh = m
@@ -139,6 +144,7 @@ type workerServer struct {
 	ln    net.Listener
 	log   hclog.Logger
 	p     *puddle.Puddle
+	m     *metrics.Metrics
 	mesh  *mesh.Mesh
 	start sync.Once
 }
@@ -256,4 +262,13 @@ func (w *workerServer) Drain(ctx context.Context, r *pb.DrainRequest) (*pb.Empty
 // Stats implements pb.WorkerServer.
 func (w *workerServer) Stats(context.Context, *pb.Empty) (*pb.StatsReply, error) {
 	return &pb.StatsReply{Sockets: int64(w.p.Count())}, nil
+}
+
+// Metrics implements pb.WorkerServer.
+func (w *workerServer) Metrics(context.Context, *pb.Empty) (*pb.MetricsReply, error) {
+	b, err := w.m.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return &pb.MetricsReply{Families: b}, nil
 }
