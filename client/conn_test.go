@@ -182,8 +182,11 @@ func TestHandshakeRefusals(t *testing.T) {
 		code   wire.Code
 	}{
 		{
-			name:   "unknown token",
-			dial:   func() error { _, err := client.Dial(ctx, srv.URL, "ph_unknown_secret", client.WithQueryAuth()); return err },
+			name: "unknown token",
+			dial: func() error {
+				_, err := client.Dial(ctx, srv.URL, "ph_unknown_secret", client.WithQueryAuth())
+				return err
+			},
 			status: http.StatusUnauthorized,
 			code:   wire.CodeUnauthorized,
 		},

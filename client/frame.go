@@ -30,9 +30,9 @@ type frameConn struct {
 	closeSent bool
 	werr      error // sticky: after a failed write the stream is unusable
 
-	dlmu  sync.Mutex // guards wgen and write-deadline changes
-	wgen  uint64     // changes at the start and end of every write
-	idle  time.Duration
+	dlmu      sync.Mutex // guards wgen and write-deadline changes
+	wgen      uint64     // changes at the start and end of every write
+	idle      time.Duration
 	closeOnce sync.Once
 }
 
