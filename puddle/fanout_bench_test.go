@@ -44,7 +44,7 @@ func (r *receiver) drain(wg *sync.WaitGroup) {
 			err = errClose
 		}
 		if err != nil {
-			r.err.Store(&err)
+			r.fail(err)
 			return
 		}
 		if !op.IsControl() {
@@ -52,6 +52,10 @@ func (r *receiver) drain(wg *sync.WaitGroup) {
 		}
 	}
 }
+
+// fail records why the receiver stopped (a function of its own, so that
+// the read loop's err does not escape to the heap on every frame).
+func (r *receiver) fail(err error) { r.err.Store(&err) }
 
 // skipFrame reads past one unmasked server frame and returns its opcode. It
 // parses the header from the buffer itself (ws.ReadHeader allocates), so
