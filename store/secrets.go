@@ -32,6 +32,11 @@ var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 // bcryptCost is the cost for new password hashes. Tests lower it.
 var bcryptCost = bcrypt.DefaultCost
 
+// SetPasswordCostForTesting lowers the bcrypt cost of new password hashes so
+// that test suites creating many accounts stay fast. Call it before the first
+// store is opened (from TestMain or init); never in production code.
+func SetPasswordCostForTesting(cost int) { bcryptCost = cost }
+
 // randomBytes returns n bytes from crypto/rand, which never fails.
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/porthouse/porthouse/store"
 	"github.com/porthouse/porthouse/supervisor"
 )
 
@@ -24,6 +27,10 @@ const envMode = "PORTHOUSE_TEST_MODE"
 const envWorker = "PORTHOUSE_TEST_WORKER"
 
 var mainInstalled bool
+
+// Test servers hash passwords at bcrypt's lowest cost: many tests create
+// accounts, and the default cost dominates their run time under -race.
+func init() { store.SetPasswordCostForTesting(bcrypt.MinCost) }
 
 // Main is TestMain for packages whose tests may run in supervise mode: the
 // test binary doubles as the worker binary (go-plugin's helper-process
