@@ -34,7 +34,8 @@ import (
 type Options struct {
 	// WorkerCmd builds the command of worker id; nil re-executes the
 	// current binary as `porthouse puddle`. Tests use it to run the test
-	// binary as a worker (go-plugin's helper-process pattern).
+	// binary as a worker (go-plugin's helper-process pattern). Only its
+	// Path, Args, Env and Dir are used.
 	WorkerCmd func(id int) *exec.Cmd
 }
 

@@ -50,17 +50,22 @@ func (w *worker) rpcClient() (pb.WorkerClient, bool) {
 
 // command builds the worker process: the supervisor's own binary as
 // `porthouse puddle`, with the listener as fd 3, dying with its parent.
+// The process is bound to the supervisor's context, so Shutdown kills a
+// worker that hangs before the plugin handshake instead of waiting for
+// the start timeout.
 func (s *Supervisor) command(w *worker) *exec.Cmd {
-	var cmd *exec.Cmd
+	var base *exec.Cmd
 	if s.workerCmd != nil {
-		cmd = s.workerCmd(w.id)
+		base = s.workerCmd(w.id)
 	} else {
 		exe, err := os.Executable()
 		if err != nil {
 			exe = os.Args[0]
 		}
-		cmd = exec.Command(exe, "puddle")
+		base = exec.Command(exe, "puddle")
 	}
+	cmd := exec.CommandContext(s.ctx, base.Path)
+	cmd.Args, cmd.Env, cmd.Dir, cmd.Err = base.Args, base.Env, base.Dir, base.Err
 	cmd.Env = append(cmd.Environ(), envWorkerID+"="+strconv.Itoa(w.id), envWorkerDir+"="+s.dir)
 	cmd.ExtraFiles = []*os.File{w.ln}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
