@@ -270,6 +270,25 @@ func (a *Assembler) expireLocked(now time.Time) {
 	}
 }
 
+// Abandon drops every partial envelope, as after a lost connection (the
+// server keeps nothing for a socket that is gone, so their missing chunks
+// will never come), and returns an *EnvelopeError (ErrChunkMissing, with
+// cause) for each.
+func (a *Assembler) Abandon(cause error) []error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.cfg.Now()
+	errs := a.expired
+	a.expired = nil
+	for key, pe := range a.partial {
+		a.removeLocked(key, now)
+		missing := int(pe.hdr.Count) - len(pe.chunks)
+		errs = append(errs, &EnvelopeError{From: key.from, ID: key.id, Index: -1,
+			Err: fmt.Errorf("%w: %d of %d chunks lost: %w", ErrChunkMissing, missing, pe.hdr.Count, cause)})
+	}
+	return errs
+}
+
 // NextExpiry returns when the next partial envelope expires, if any, so
 // that a caller can time its Expire call.
 func (a *Assembler) NextExpiry() (time.Time, bool) {

@@ -421,3 +421,19 @@ func TestAssemblerNotAChunk(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestAssemblerAbandon(t *testing.T) {
+	asm := client.NewAssembler(client.AssemblerConfig{})
+	chunks := chunksOf(t, client.NewEnvelope(randomBytes(t, 300)), 100)
+	if _, err := asm.Add("s", chunks[0]); err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("connection lost")
+	errs := asm.Abandon(cause)
+	if len(errs) != 1 || !errors.Is(errs[0], client.ErrChunkMissing) || !errors.Is(errs[0], cause) {
+		t.Fatalf("Abandon: %v", errs)
+	}
+	if held, n := asm.Held(); held != 0 || n != 0 {
+		t.Fatalf("holding %d bytes in %d envelopes", held, n)
+	}
+}

@@ -57,6 +57,11 @@ const (
 	DefaultMaxMessageSize = 32 << 20
 	DefaultMessageBuffer  = 256
 	DefaultEventBuffer    = 64
+	// DefaultEnvelopeRate paces SendEnvelope to 4 MiB/s. The server closes
+	// a receiver whose outbound queue passes its bound (1 MiB by default)
+	// with 4009, and it accepts chunks much faster than it can deliver
+	// them to a busy receiver: receipts alone do not pace a sender.
+	DefaultEnvelopeRate = 4 << 20
 )
 
 // Option configures Dial, DialRoom and DialConfig.
@@ -74,6 +79,7 @@ type options struct {
 	messageBuffer  int
 	eventBuffer    int
 	password       string
+	envelopeRate   int64
 }
 
 func buildOptions(opts []Option) options {
@@ -85,6 +91,7 @@ func buildOptions(opts []Option) options {
 		maxMessageSize: DefaultMaxMessageSize,
 		messageBuffer:  DefaultMessageBuffer,
 		eventBuffer:    DefaultEventBuffer,
+		envelopeRate:   DefaultEnvelopeRate,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -149,6 +156,13 @@ func WithBuffers(messages, events int) Option {
 		o.messageBuffer = max(messages, 0)
 		o.eventBuffer = max(events, 0)
 	}
+}
+
+// WithEnvelopeRate paces SendEnvelope to bytesPerSecond (chunk headers
+// included), after a first burst of 256 KiB or one chunk; 0 sends as fast
+// as the server accepts. The default is DefaultEnvelopeRate.
+func WithEnvelopeRate(bytesPerSecond int64) Option {
+	return func(o *options) { o.envelopeRate = max(bytesPerSecond, 0) }
 }
 
 // WithPassword gives the room password to DialRoom (the `password` query

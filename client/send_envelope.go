@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/porthouse/porthouse/wire"
 )
@@ -24,8 +25,10 @@ type EnvelopeReceipt struct {
 // SendEnvelope reads r (see NewEnvelopeFrom) and sends it to a room as an
 // envelope of chunks holding chunkSize data bytes each (each chunk message
 // is chunkSize+ChunkHeaderSize bytes, which must fit the server's
-// max_message_bytes). Up to 32 chunks wait for their receipts at once;
-// it returns when every receipt arrived, or at the first refusal.
+// max_message_bytes). Sending is paced (WithEnvelopeRate) so that
+// receivers are not closed as slow consumers; up to 32 chunks wait for
+// their receipts at once. It returns when every receipt arrived, or at the
+// first refusal.
 func (c *Conn) SendEnvelope(ctx context.Context, room string, r io.Reader, chunkSize int) (EnvelopeReceipt, error) {
 	return c.sendEnvelope(ctx, wire.Command{Type: wire.TypeSend, Room: room}, r, chunkSize)
 }
@@ -45,6 +48,7 @@ func (c *Conn) sendEnvelope(ctx context.Context, cmd wire.Command, r io.Reader, 
 		return EnvelopeReceipt{}, fmt.Errorf("read envelope: %w", err)
 	}
 	rc := EnvelopeReceipt{ID: env.ID, Bytes: env.Len()}
+	pace := newPacer(c.o.envelopeRate, chunkSize+ChunkHeaderSize)
 	var inflight []*call
 	defer func() {
 		for _, cl := range inflight {
@@ -69,6 +73,9 @@ func (c *Conn) sendEnvelope(ctx context.Context, cmd wire.Command, r io.Reader, 
 				return rc, err
 			}
 		}
+		if err := pace.wait(ctx, len(chunk)); err != nil {
+			return rc, err
+		}
 		cmd := cmd
 		cl, err := c.start(ctx, &cmd, chunk, true, nil)
 		if err != nil {
@@ -86,16 +93,21 @@ func (c *Conn) sendEnvelope(ctx context.Context, cmd wire.Command, r io.Reader, 
 }
 
 // SendEnvelope reads r (see NewEnvelopeFrom) and writes it to the room as an
-// envelope of chunks holding chunkSize data bytes each. Raw mode has no
-// receipts: Close tells whether the server refused a frame.
+// envelope of chunks holding chunkSize data bytes each, paced as
+// Conn.SendEnvelope is. Raw mode has no receipts: Close tells whether the
+// server refused a frame.
 func (r *RawConn) SendEnvelope(ctx context.Context, src io.Reader, chunkSize int) (EnvelopeReceipt, error) {
 	env, err := NewEnvelopeFrom(src)
 	if err != nil {
 		return EnvelopeReceipt{}, fmt.Errorf("read envelope: %w", err)
 	}
 	rc := EnvelopeReceipt{ID: env.ID, Bytes: env.Len()}
+	pace := newPacer(r.o.envelopeRate, chunkSize+ChunkHeaderSize)
 	for chunk, err := range env.Chunks(chunkSize) {
 		if err != nil {
+			return rc, err
+		}
+		if err := pace.wait(ctx, len(chunk)); err != nil {
 			return rc, err
 		}
 		if err := r.WriteBinary(ctx, chunk); err != nil {
@@ -104,4 +116,44 @@ func (r *RawConn) SendEnvelope(ctx context.Context, src io.Reader, chunkSize int
 		rc.Chunks++
 	}
 	return rc, nil
+}
+
+// pacer spreads writes over time at rate bytes per second after a first
+// burst: the n-th byte is not sent before start + (n-burst)/rate.
+type pacer struct {
+	rate  float64
+	burst int64
+	start time.Time
+	sent  int64
+}
+
+func newPacer(rate int64, chunk int) *pacer {
+	return &pacer{rate: float64(rate), burst: max(256<<10, int64(chunk))}
+}
+
+// wait blocks until n more bytes may go.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	p.sent += int64(n)
+	over := p.sent - p.burst
+	if over <= 0 {
+		return nil
+	}
+	d := time.Until(p.start.Add(time.Duration(float64(over) / p.rate * float64(time.Second))))
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

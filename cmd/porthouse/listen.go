@@ -190,7 +190,9 @@ func (l *listener) listenEnvelope(ctx context.Context, opts []client.Option) err
 				events = nil
 				continue
 			}
-			l.event(ev)
+			if err := l.event(ev); err != nil {
+				return err
+			}
 		case <-expiry.c():
 			if err := l.expire(); err != nil {
 				return err
@@ -232,7 +234,9 @@ func (l *listener) listenRaw(ctx context.Context, opts []client.Option) error {
 				events = nil
 				continue
 			}
-			l.event(ev)
+			if err := l.event(ev); err != nil {
+				return err
+			}
 		case <-expiry.c():
 			if err := l.expire(); err != nil {
 				return err
@@ -381,7 +385,9 @@ func writeOut(path string, data []byte, w io.Writer) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-func (l *listener) event(ev client.Event) {
+// event prints an event; after a lost connection it fails the envelopes
+// in progress, whose missing chunks went to the old socket.
+func (l *listener) event(ev client.Event) error {
 	line := struct {
 		Event  string `json:"event"`
 		Room   string `json:"room,omitempty"`
@@ -392,6 +398,14 @@ func (l *listener) event(ev client.Event) {
 		line.Error = ev.Err.Error()
 	}
 	_ = writeJSONLine(l.stderr, line)
+	if ev.Type == client.EventDisconnected && l.asm != nil {
+		for _, err := range l.asm.Abandon(ev.Err) {
+			if err := l.envelopeFailed(err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // expiryTimer fires when the assembler's next partial envelope expires.

@@ -142,15 +142,16 @@ func TestListenStops(t *testing.T) {
 			t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 		}
 	})
+	base := []string{"-url", srv.URL, "-token", secretB}
 	t.Run("timeout without count", func(t *testing.T) {
-		res, _ := startListen(t, srv, "-timeout", "100ms")
-		if r := wait(t, res); r.code != 0 {
+		r := runCmd(t, context.Background(), runListen, "", append(base, "-timeout", "100ms")...)
+		if r.code != 0 {
 			t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 		}
 	})
 	t.Run("timeout before count", func(t *testing.T) {
-		res, _ := startListen(t, srv, "-timeout", "100ms", "-count", "2")
-		oneLine(t, wait(t, res), 1, "received 0 of 2")
+		r := runCmd(t, context.Background(), runListen, "", append(base, "-timeout", "100ms", "-count", "2")...)
+		oneLine(t, r, 1, "received 0 of 2")
 	})
 	t.Run("revoked", func(t *testing.T) {
 		srv.AddToken("tk_r", "ph_r", "lobby")
@@ -264,5 +265,39 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestListenEnvelopeLostOnDisconnect(t *testing.T) {
+	srv := setupServer(t)
+	out := filepath.Join(t.TempDir(), "env.bin")
+	res, _ := startListen(t, srv, "-once", "-out", out)
+	a := dialA(t, srv)
+	env := client.NewEnvelope(bytes.Repeat([]byte("x"), 300))
+	for c, err := range env.Chunks(100) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.SendBinary(context.Background(), "lobby", c); err != nil {
+			t.Fatal(err)
+		}
+		break // only the first chunk arrives before the drop
+	}
+	waitFor(t, func() bool { return len(srv.Sockets()) == 2 })
+	listener := srv.Sockets()[1] // tk_b/1 sorts after tk_a/1
+	if err := srv.CloseSocket(listener, wire.CloseSlowConsumer, "slow consumer"); err != nil {
+		t.Fatal(err)
+	}
+	oneLineContains(t, wait(t, res), 1, "chunks lost")
+}
+
+// oneLineContains is oneLine for a command whose stderr also carries
+// event lines: the last line is the failure.
+func oneLineContains(t *testing.T, r cmdResult, code int, want string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	last := lines[len(lines)-1]
+	if r.code != code || !strings.HasPrefix(last, "porthouse listen: ") || !strings.Contains(last, want) {
+		t.Fatalf("exit %d (want %d), stderr %q", r.code, code, r.stderr)
 	}
 }

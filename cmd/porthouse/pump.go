@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,9 +33,11 @@ Text is sent as a JSON string (one trailing newline of a file or standard
 input is dropped); with -json the text must be JSON and is sent as that
 value. -binary sends the bytes as they are. -chunk N sends them as an
 envelope of N-byte chunks (docs/envelope-chunks.md), each a binary message
-of N+72 bytes; the id printed is that of the last chunk. -raw uses raw mode
-(/ws/rooms/{room}): no receipts, nothing is printed, and the exit status
-tells whether the server closed the socket over the frame.
+of N+72 bytes; the id printed is that of the last chunk. Chunks are paced by -rate
+(default 4M bytes per second; 0 for no limit): the server closes a receiver
+that falls 1 MiB behind (4009), and receipts do not wait for receivers.
+-raw uses raw mode (/ws/rooms/{room}): no receipts, nothing is printed, and
+the exit status tells whether the server closed the socket over the frame.
 
 Connection settings come from the flags, then PORTHOUSE_URL and
 PORTHOUSE_TOKEN, then argument files given as @path (one flag per line,
@@ -210,6 +214,7 @@ type pumpFlags struct {
 	binary bool
 	json   bool
 	chunk  int
+	rate   byteSize
 	raw    bool
 }
 
@@ -223,6 +228,8 @@ func runPump(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.BoolVar(&f.json, "json", false, "the text is JSON: send it as that value, not as a string")
 	fs.IntVar(&f.chunk, "chunk", 0, "send an envelope of `N`-byte chunks (binary)")
 	fs.BoolVar(&f.raw, "raw", false, "use raw mode (/ws/rooms/{room})")
+	f.rate = client.DefaultEnvelopeRate
+	fs.Var(&f.rate, "rate", "pace -chunk sends to `bytes` per second (k, M, G suffixes; 0: no limit)")
 	rest, err := parseCommandLine(fs, args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		usage()
@@ -280,7 +287,8 @@ func pump(ctx context.Context, f *pumpFlags, rest []string, stdin io.Reader, std
 	if err != nil {
 		return err
 	}
-	opts = append(opts, client.WithDialTimeout(f.timeout), client.WithCloseTimeout(min(f.timeout, 2*time.Second)))
+	opts = append(opts, client.WithDialTimeout(f.timeout), client.WithCloseTimeout(min(f.timeout, 2*time.Second)),
+		client.WithEnvelopeRate(int64(f.rate)))
 	src, closeSrc, err := f.source(rest, stdin)
 	if err != nil {
 		return err
@@ -467,4 +475,42 @@ func (f *pumpFlags) pumpRaw(ctx context.Context, opts []client.Option, src io.Re
 		return fmt.Errorf("refused: %w", cerr)
 	}
 	return err
+}
+
+// byteSize is a flag holding a number of bytes: 512, 64k, 4M, 1G (powers
+// of 1024).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	switch v := int64(*b); {
+	case v != 0 && v%(1<<30) == 0:
+		return strconv.FormatInt(v>>30, 10) + "G"
+	case v != 0 && v%(1<<20) == 0:
+		return strconv.FormatInt(v>>20, 10) + "M"
+	case v != 0 && v%(1<<10) == 0:
+		return strconv.FormatInt(v>>10, 10) + "k"
+	default:
+		return strconv.FormatInt(v, 10)
+	}
+}
+
+func (b *byteSize) Set(s string) error {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		mult = 1 << 10
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		mult = 1 << 20
+	case strings.HasSuffix(s, "G"), strings.HasSuffix(s, "g"):
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return errors.New("want a number of bytes such as 65536, 64k or 4M")
+	}
+	*b = byteSize(n * mult)
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/porthouse/porthouse/client"
 	"github.com/porthouse/porthouse/client/fakeserver"
+	"github.com/porthouse/porthouse/internal/testserver"
 )
 
 const (
@@ -335,5 +336,89 @@ func waitSockets(t *testing.T, srv *fakeserver.Server, n int) {
 			t.Fatalf("%d sockets, want %d", len(srv.Sockets()), n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPumpListenRealServer: a 10 MB random file pumped in 64,000-byte
+// chunks through the real server arrives byte-identical at listen -once
+// -out.
+func TestPumpListenRealServer(t *testing.T) {
+	t.Setenv("PORTHOUSE_URL", "")
+	t.Setenv("PORTHOUSE_TOKEN", "")
+	srv := testserver.Start(t)
+	recvTok := srv.TokenFor("lobby")
+	path, data := randomFile(t, 10<<20)
+	out := filepath.Join(t.TempDir(), "received.bin")
+	ctx := context.Background()
+	var lout, lerr syncBuffer
+	lres := make(chan int, 1)
+	go func() {
+		lres <- runListen(ctx, []string{"-url", srv.WSURL, "-token", recvTok.Secret, "-room", "lobby", "-once", "-out", out, "-timeout", "60s"},
+			strings.NewReader(""), &lout, &lerr)
+	}()
+	waitListening(t, srv, recvTok.ID)
+	t.Setenv("PORTHOUSE_TOKEN", srv.LobbySecret)
+	r := runCmd(t, ctx, runPump, "", "-url", srv.WSURL, "-room", "lobby", "-file", path, "-chunk", "64000", "-timeout", "60s")
+	if r.code != 0 {
+		t.Fatalf("pump exit %d: %s", r.code, r.stderr)
+	}
+	select {
+	case code := <-lres:
+		if code != 0 {
+			t.Fatalf("listen exit %d: %s", code, lerr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("listen did not finish")
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("received %d bytes (%v), want the %d sent", len(got), err, len(data))
+	}
+	// A refusal by the real server: one line, exit 1.
+	srv.CreateRoom("private", nil)
+	r = runCmd(t, ctx, runPump, "", "-url", srv.WSURL, "-room", "private", "x")
+	oneLine(t, r, 1, "porthouse pump: ")
+}
+
+// waitListening waits until a socket of token id is in lobby.
+func waitListening(t *testing.T, srv *testserver.Server, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, body := srv.API("GET", "/api/v1/rooms/lobby/sockets", nil)
+		if st == 200 && strings.Contains(string(body), id+"/") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listen not in lobby: %d %s", st, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestByteSizeFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{in: "0", want: 0},
+		{in: "65536", want: 65536},
+		{in: "64k", want: 64 << 10},
+		{in: "4M", want: 4 << 20},
+		{in: "1G", want: 1 << 30},
+		{in: "-1", bad: true},
+		{in: "fast", bad: true},
+		{in: "99999999999G", bad: true},
+	} {
+		var b byteSize
+		err := b.Set(tc.in)
+		if tc.bad != (err != nil) || (!tc.bad && int64(b) != tc.want) {
+			t.Errorf("%q: %d %v", tc.in, b, err)
+		}
+	}
+	b := byteSize(4 << 20)
+	if b.String() != "4M" {
+		t.Errorf("String %q", b.String())
 	}
 }
