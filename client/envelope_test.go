@@ -3,9 +3,12 @@ package client_test
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -435,5 +438,29 @@ func TestAssemblerAbandon(t *testing.T) {
 	}
 	if held, n := asm.Held(); held != 0 || n != 0 {
 		t.Fatalf("holding %d bytes in %d envelopes", held, n)
+	}
+}
+
+// TestWorkedExample keeps the example of docs/envelope-chunks.md true.
+func TestWorkedExample(t *testing.T) {
+	e := client.NewEnvelope([]byte("hello, porthouse"))
+	copy(e.ID[:], bytes.Repeat([]byte{0xab}, 16))
+	want := []string{
+		"50484531" + strings.Repeat("ab", 16) + "00000000" + "00000002" + "0000000000000010" + "6a795a40" +
+			"fadc225d942588c84ac8365bef9699755214e73fb8f167f690cfc4f32fce9ac9" + hex.EncodeToString([]byte("hello, por")),
+		"50484531" + strings.Repeat("ab", 16) + "00000001" + "00000002" + "0000000000000010" + "66efb9ce" +
+			"fadc225d942588c84ac8365bef9699755214e73fb8f167f690cfc4f32fce9ac9" + hex.EncodeToString([]byte("thouse")),
+	}
+	chunks := chunksOf(t, e, 10)
+	if len(chunks) != 2 {
+		t.Fatalf("%d chunks", len(chunks))
+	}
+	for i, c := range chunks {
+		if got := hex.EncodeToString(c); got != want[i] {
+			t.Errorf("chunk %d:\n got %s\nwant %s", i, got, want[i])
+		}
+	}
+	if got := crc32.Checksum([]byte("123456789"), crc32.MakeTable(crc32.Castagnoli)); got != 0xe3069283 {
+		t.Errorf("CRC-32C check value %08x", got)
 	}
 }
