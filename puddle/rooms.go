@@ -83,8 +83,9 @@ func (s *Socket) leaveAll() {
 	}
 }
 
-// membershipFor returns the socket's membership of the room it names as
-// name, or nil.
+// membershipFor returns a copy of the socket's membership of the room it
+// names as name, or nil. A copy: live changes rewrite acc under rmu while
+// the read loop uses it without.
 func (s *Socket) membershipFor(name string) (*membership, string) {
 	ref, ok := wire.ParseRoomRef(name)
 	if !ok {
@@ -96,9 +97,12 @@ func (s *Socket) membershipFor(name string) (*membership, string) {
 	}
 	key := wire.Key(owner, ref.Name)
 	s.rmu.Lock()
-	m := s.rooms[key]
-	s.rmu.Unlock()
-	return m, key
+	defer s.rmu.Unlock()
+	if m := s.rooms[key]; m != nil {
+		c := *m
+		return &c, key
+	}
+	return nil, key
 }
 
 // joinRaw joins a raw socket to its room before the upgrade answer is sent.
@@ -106,12 +110,14 @@ func (s *Socket) joinRaw(ctx context.Context, acc access) *wire.Error {
 	return s.join(ctx, acc)
 }
 
-// rawMembership returns the one room of a raw socket.
+// rawMembership returns a copy of the one membership of a raw socket (see
+// membershipFor).
 func (s *Socket) rawMembership() *membership {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	for _, m := range s.rooms {
-		return m
+		c := *m
+		return &c
 	}
 	return nil
 }

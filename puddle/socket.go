@@ -97,12 +97,16 @@ func (s *Socket) writeLoop() {
 		if s.closed {
 			cf := s.closeFrame
 			s.closeFrame = nil
-			s.writing = false
 			s.wmu.Unlock()
 			if cf != nil {
 				_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
 				_, _ = s.conn.Write(cf)
 			}
+			// writing stays set until the close frame is out: waitWriter
+			// relies on it before the connection is closed.
+			s.wmu.Lock()
+			s.writing = false
+			s.wmu.Unlock()
 			return
 		}
 		if len(s.queue) == 0 {
@@ -189,6 +193,10 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 		done:    make(chan struct{}),
 	}
 	s.tok.Store(tok)
+	// The timer exists, stopped, before any goroutine can see the socket:
+	// tick and TokenUpdated read s.timer, so it is never assigned later.
+	s.timer = time.AfterFunc(time.Hour, s.tick)
+	s.timer.Stop()
 	if o := p.Options(); o.RateLimit > 0 {
 		burst := o.RateBurst
 		if burst <= 0 {
@@ -209,6 +217,7 @@ func (s *Socket) run() {
 	if err := s.p.seq.Activate(ctx, s.id); err != nil || !s.p.register(s) {
 		s.Close(1001, "server shutting down")
 		s.start()
+		s.waitWriter() // the close frame goes out before cleanup closes the connection
 		return
 	}
 	s.p.router.AddSocket(s.id, s)
@@ -345,7 +354,7 @@ func (s *Socket) release() {
 
 // armTimer starts the socket's one timer.
 func (s *Socket) armTimer() {
-	s.timer = time.AfterFunc(s.nextTick(), s.tick)
+	s.timer.Reset(s.nextTick())
 }
 
 // nextTick is the time to the next ping or token expiry.
