@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -33,6 +34,7 @@ type frameConn struct {
 	dlmu      sync.Mutex // guards wgen and write-deadline changes
 	wgen      uint64     // changes at the start and end of every write
 	idle      time.Duration
+	closing   atomic.Bool // the read deadline is the close timeout: keep it
 	closeOnce sync.Once
 }
 
@@ -186,7 +188,7 @@ func (f *frameConn) closeSentByUs() bool {
 // on the way. A close frame from the server ends it with a *CloseError.
 func (f *frameConn) readMessage() (ws.OpCode, []byte, error) {
 	for {
-		if f.idle > 0 {
+		if f.idle > 0 && !f.closing.Load() {
 			_ = f.nc.SetReadDeadline(time.Now().Add(f.idle))
 		}
 		hdr, err := f.rd.NextFrame()
@@ -239,8 +241,15 @@ func (f *frameConn) handleControl(hdr ws.Header, r io.Reader) error {
 	return nil // pong: nothing to do
 }
 
-// setReadDeadline bounds the reader (used while closing).
+// setReadDeadline bounds the reader.
 func (f *frameConn) setReadDeadline(t time.Time) { _ = f.nc.SetReadDeadline(t) }
+
+// closeDeadline bounds the wait for the server's answer to our close frame;
+// the idle timeout no longer moves it.
+func (f *frameConn) closeDeadline(t time.Time) {
+	f.closing.Store(true)
+	_ = f.nc.SetReadDeadline(t)
+}
 
 // closeNow closes the network connection; safe to call more than once.
 func (f *frameConn) closeNow() {

@@ -264,7 +264,7 @@ func (s *session) Close() error {
 		s.mu.Unlock()
 		if fc != nil {
 			_ = fc.sendClose(wire.CloseNormal, "")
-			fc.setReadDeadline(time.Now().Add(s.o.closeTimeout))
+			fc.closeDeadline(time.Now().Add(s.o.closeTimeout))
 		}
 		s.cancel()
 	})

@@ -86,6 +86,8 @@ func runListen(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		err = usageErrorf("-timeout must not be negative")
 	case f.room != "" && !validRoom(f.room):
 		err = usageErrorf("bad room name %q", f.room)
+	case f.raw && f.room != "" && f.auth == "message":
+		err = usageErrorf("-raw -room: raw mode has no first-message auth")
 	}
 	if err != nil {
 		return report(stderr, "listen", err)

@@ -184,7 +184,7 @@ func (cf *connFlags) options() ([]client.Option, error) {
 // exit status: 2 for usage errors, 1 otherwise.
 func report(stderr io.Writer, name string, err error) int {
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
-	msg = strings.TrimPrefix(msg, "porthouse: ")
+	msg = strings.ReplaceAll(msg, "porthouse: ", "")
 	fmt.Fprintf(stderr, "porthouse %s: %s\n", name, msg)
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -258,6 +258,8 @@ func (f *pumpFlags) check(hasArgs bool) error {
 		return usageErrorf("-raw needs -room")
 	case f.raw && f.to != "":
 		return usageErrorf("-raw sends to a room: -to is not possible")
+	case f.raw && f.auth == "message":
+		return usageErrorf("-raw: raw mode has no first-message auth")
 	case f.room == "" && f.to == "":
 		return usageErrorf("give -room or -to")
 	case f.room != "" && f.to != "":
