@@ -46,6 +46,7 @@ type EnvelopeError struct {
 	Err   error
 }
 
+// Error names the envelope, its sender and chunk, and the cause.
 func (e *EnvelopeError) Error() string {
 	s := "envelope " + e.ID.String()
 	if e.From != "" {

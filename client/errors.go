@@ -25,6 +25,7 @@ type CloseError struct {
 	Reason string
 }
 
+// Error gives the code, its meaning and the reason.
 func (e *CloseError) Error() string {
 	s := "porthouse: closed by server: " + strconv.Itoa(e.Code)
 	if m := closeMeaning(e.Code); m != "" {
@@ -80,6 +81,7 @@ type HandshakeError struct {
 	Err    *wire.Error
 }
 
+// Error gives the HTTP status and the coded error.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("handshake refused with HTTP %d: %v", e.Status, e.Err)
 }

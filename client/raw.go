@@ -17,6 +17,7 @@ const (
 	OpBinary Op = Op(ws.OpBinary)
 )
 
+// String returns "text" or "binary".
 func (op Op) String() string {
 	if op == OpBinary {
 		return "binary"
