@@ -67,8 +67,8 @@ func publicPerm(rules router.Rules) router.Perm {
 
 // resolve decides what tok may do in the room it names as name. Persistent
 // rooms come first, then transient rooms. Subscribed tokens of the owner use
-// their subscription and need no password; everyone else gets in through
-// `public` and must give the password if the room has one.
+// their subscription; everyone else gets in through `public`. Whoever joins
+// a room with a password must give it (PROTOCOL.md: "join must give it").
 func (p *Puddle) resolve(ctx context.Context, tok *store.Token, name string) (access, *wire.Error) {
 	ref, ok := wire.ParseRoomRef(name)
 	if !ok {
@@ -84,6 +84,7 @@ func (p *Puddle) resolve(ctx context.Context, tok *store.Token, name string) (ac
 	switch {
 	case err == nil:
 		a.rules = roomRules(room)
+		a.password = room.HasPassword
 		if owner == tok.Owner {
 			for _, sub := range tok.Subscriptions {
 				if sub.Room == ref.Name {
@@ -96,7 +97,6 @@ func (p *Puddle) resolve(ctx context.Context, tok *store.Token, name string) (ac
 			return a, wire.Errorf(wire.CodeForbidden, "token may not use room %q", a.display)
 		}
 		a.perm = publicPerm(a.rules)
-		a.password = room.HasPassword
 		return a, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return a, wire.Errorf(wire.CodeInternal, "room lookup failed")

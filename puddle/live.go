@@ -225,7 +225,7 @@ func (s *Socket) subscriptionChanged(ctx context.Context, name string, present b
 			s.Deliver(grantFrame(wire.TypeRoomRemoved, acc.display, 0, nil))
 		}
 	default:
-		if tok.AutoJoin {
+		if tok.AutoJoin && !acc.password {
 			if je := s.joinLocked(ctx, acc); je != nil {
 				s.Deliver(errorFrame(je, nil))
 			}

@@ -152,7 +152,8 @@ func (s *Socket) welcome(ctx context.Context) {
 			continue // the room went away since the token was read
 		}
 		g := grant(acc.display, acc.perm)
-		if tok.AutoJoin && acc.perm&(router.PermSend|router.PermReceive) != 0 {
+		// Auto-join cannot give a room password: such rooms wait for a join.
+		if tok.AutoJoin && !acc.password && acc.perm&(router.PermSend|router.PermReceive) != 0 {
 			if e := s.join(ctx, acc); e != nil {
 				refused = append(refused, e)
 			} else {
