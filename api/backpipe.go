@@ -34,11 +34,6 @@ func publicationKind(contentType string) (PublicationKind, bool) {
 // publish: POST /api/v1/rooms/{room}/messages, the service backpipe → 202
 // {"id"}. The body is the payload; its Content-Type picks the kind.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, c caller) {
-	if s.cfg.Metrics != nil {
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		defer func() { s.cfg.Metrics.Backpipe(sw.status) }()
-		w = sw
-	}
 	name, ok := pathRoom(w, r, c)
 	if !ok {
 		return
@@ -115,6 +110,19 @@ func (s *Server) kick(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	s.log.Info("socket kicked", "username", c.acct.Username, "socket", id)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// countBackpipe counts every backpipe request by the status it got,
+// refusals of its credentials (401) included.
+func (s *Server) countBackpipe(h http.HandlerFunc) http.HandlerFunc {
+	if s.cfg.Metrics == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() { s.cfg.Metrics.Backpipe(sw.status) }()
+		h(sw, r)
+	}
 }
 
 // statusWriter remembers the status a handler wrote.

@@ -167,7 +167,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/rooms/{room}", s.authed(s.getRoom))
 	m.HandleFunc("PATCH /api/v1/rooms/{room}", s.authed(s.patchRoom))
 	m.HandleFunc("DELETE /api/v1/rooms/{room}", s.authed(s.deleteRoom))
-	m.HandleFunc("POST /api/v1/rooms/{room}/messages", s.authed(s.publish))
+	m.HandleFunc("POST /api/v1/rooms/{room}/messages", s.countBackpipe(s.authed(s.publish)))
 	m.HandleFunc("GET /api/v1/rooms/{room}/sockets", s.authed(s.roomSockets))
 	m.HandleFunc("DELETE /api/v1/sockets/{token}/{slot}", s.authed(s.kick))
 

@@ -760,3 +760,118 @@ func TestLiveAccountDeleted(t *testing.T) {
 	lvWant(t, "the deleted account's key", st, b, http.StatusUnauthorized, "unauthorized")
 	lvPing(t, visitor)
 }
+
+// TestLiveTokenPatch: PATCH /api/v1/tokens/{id} replaces the subscription
+// set live; an expiry moved into the past closes the sockets at once, and
+// one taken away again keeps them open.
+func TestLiveTokenPatch(t *testing.T) {
+	srv := testserver.Start(t)
+	srv.CreateRoom("live-p1", nil)
+	srv.CreateRoom("live-p2", nil)
+	tok := lvToken(t, srv, srv.APIKey, map[string]any{"subscriptions": lvSubs(
+		testserver.Sub("lobby", true, true), testserver.Sub("live-p1", true, true))})
+	socks, _ := lvSpread(t, srv, tok.Secret, "lobby", 2)
+
+	srv.MustAPI(http.StatusOK, "PATCH", "/api/v1/tokens/"+tok.ID, map[string]any{"subscriptions": lvSubs(
+		testserver.Sub("lobby", false, true, "text"), testserver.Sub("live-p2", true, true))}, nil)
+	for _, c := range socks {
+		want := map[string]string{"lobby": "room.added", "live-p2": "room.added", "live-p1": "room.removed"}
+		deadline := time.Now().Add(lvWithin)
+		for len(want) > 0 {
+			m := lvRead(t, c, time.Until(deadline))
+			typ, ok := want[m.Str("room")]
+			if !ok || m.Type() != typ {
+				t.Fatalf("unexpected %v; still waiting for %v", m, want)
+			}
+			delete(want, m.Str("room"))
+			switch m.Str("room") {
+			case "lobby":
+				if m["send"] != false || m["receive"] != true || !reflect.DeepEqual(lvFormats(m), []string{"text"}) {
+					t.Fatalf("lobby grant %v", m)
+				}
+			case "live-p2":
+				if m["send"] != true || m["receive"] != true {
+					t.Fatalf("live-p2 grant %v", m)
+				}
+			}
+		}
+	}
+	// live-p2 was joined (auto_join); live-p1 was left.
+	lvSend(t, socks[0], "live-p2", "p2")
+	for _, c := range socks[1:] {
+		lvMessage(t, c, "live-p2", "p2")
+	}
+	socks[0].WriteJSON(map[string]any{"type": "send", "room": "lobby", "data": "x", "ref": "no-send"})
+	if m := lvNext(t, socks[0], "error"); m.Str("code") != "forbidden" || m.Str("ref") != "no-send" {
+		t.Fatalf("send without the send permission: %v", m)
+	}
+
+	// An expiry set and taken away again: the sockets stay.
+	soon := time.Now().Add(700 * time.Millisecond)
+	srv.MustAPI(http.StatusOK, "PATCH", "/api/v1/tokens/"+tok.ID, map[string]any{"expires_at": soon.UTC().Format(time.RFC3339Nano)}, nil)
+	srv.MustAPI(http.StatusOK, "PATCH", "/api/v1/tokens/"+tok.ID, map[string]any{"expires_at": nil}, nil)
+	for _, c := range socks {
+		lvPing(t, c)
+	}
+	f, err := socks[0].Read(time.Until(soon) + 300*time.Millisecond)
+	if err == nil || errors.Is(err, wstest.ErrClosed) {
+		t.Fatalf("after the expiry was removed: frame %q, err %v (close %d)", f.Payload, err, socks[0].Code)
+	}
+	for _, c := range socks {
+		lvPing(t, c)
+	}
+
+	// An expiry in the past: closed at once, and refused from now on.
+	srv.MustAPI(http.StatusOK, "PATCH", "/api/v1/tokens/"+tok.ID,
+		map[string]any{"expires_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}, nil)
+	for _, c := range socks {
+		lvClosed(t, c, 4001, lvWithin)
+	}
+	lvRefused(t, srv.WSURL+"/ws", tok.Secret, http.StatusUnauthorized)
+}
+
+// TestLiveRoomPublicSend: taking public_send away turns a public joiner's
+// grant into receive-only at once; its sends are refused.
+func TestLiveRoomPublicSend(t *testing.T) {
+	srv := testserver.Start(t)
+	srv.CreateRoom("live-ps", map[string]any{"public": true, "public_send": true})
+	bobKey := srv.NewAccount(lvName("bob"))
+	bob := lvToken(t, srv, bobKey, nil)
+	owner := lvToken(t, srv, srv.APIKey, map[string]any{"subscriptions": lvSubs(testserver.Sub("live-ps", true, true))})
+	o, _ := lvDial(t, srv, owner.Secret)
+	c, _ := lvDial(t, srv, bob.Secret)
+	c.WriteJSON(map[string]any{"type": "join", "room": "admin/live-ps"})
+	if m := lvNext(t, c, "joined"); m["send"] != true || m["receive"] != true {
+		t.Fatalf("joined %v", m)
+	}
+	lvSend(t, c, "admin/live-ps", "from bob")
+	lvMessage(t, o, "live-ps", "from bob")
+
+	srv.MustAPI(http.StatusOK, "PATCH", "/api/v1/rooms/live-ps", map[string]any{"public_send": false}, nil)
+	lvGrant(t, c, "room.added", "admin/live-ps", false, true, "text", "binary")
+	c.WriteJSON(map[string]any{"type": "send", "room": "admin/live-ps", "data": "again", "ref": "r"})
+	if m := lvNext(t, c, "error"); m.Str("code") != "forbidden" {
+		t.Fatalf("send after public_send was taken away: %v", m)
+	}
+	lvSend(t, o, "live-ps", "to bob")
+	lvMessage(t, c, "admin/live-ps", "to bob")
+	lvSilent(t, o) // the owner's socket got no event: its subscription did not change
+}
+
+// TestLiveRoomFormat: a room's new format rule applies to live members.
+func TestLiveRoomFormat(t *testing.T) {
+	srv := testserver.Start(t)
+	srv.CreateRoom("live-fmt", nil)
+	tok := srv.TokenFor("live-fmt")
+	a, _ := lvDial(t, srv, tok.Secret)
+	b, _ := lvDial(t, srv, tok.Secret)
+	lvSend(t, a, "live-fmt", "text ok")
+	lvMessage(t, b, "live-fmt", "text ok")
+
+	srv.MustAPI(http.StatusOK, "PATCH", "/api/v1/rooms/live-fmt", map[string]any{"format": "binary"}, nil)
+	a.WriteJSON(map[string]any{"type": "send", "room": "live-fmt", "data": "text now", "ref": "f"})
+	if m := lvNext(t, a, "error"); m.Str("code") != "format" || m.Str("ref") != "f" {
+		t.Fatalf("text send to a binary room: %v", m)
+	}
+	lvSilent(t, b)
+}

@@ -160,6 +160,9 @@ func TestMetricsTraffic(t *testing.T) {
 	if st, body := lvPublish(t, srv, srv.APIKey, "no-such-room", "text/plain", []byte("x")); st != http.StatusNotFound {
 		t.Fatalf("publish to an unknown room: %d %s", st, body)
 	}
+	if st, body := lvPublish(t, srv, "pk_bad", "lobby", "text/plain", []byte("x")); st != http.StatusUnauthorized {
+		t.Fatalf("publish with a bad key: %d %s", st, body)
+	}
 	// Everyone got everything.
 	for _, conn := range []*wstest.Conn{b, c} {
 		for range 5 + 2 + 2 {
@@ -179,6 +182,7 @@ func TestMetricsTraffic(t *testing.T) {
 	lvMetricDelta(t, srv, before, 5*3+2*3+2*4, "porthouse_deliveries_total")
 	lvMetricDelta(t, srv, before, 2, "porthouse_backpipe_requests_total", "status", "202")
 	lvMetricDelta(t, srv, before, 1, "porthouse_backpipe_requests_total", "status", "404")
+	lvMetricDelta(t, srv, before, 1, "porthouse_backpipe_requests_total", "status", "401")
 	lvMetricGrew(t, srv, before, "porthouse_bytes_in_total")
 	lvMetricGrew(t, srv, before, "porthouse_bytes_out_total")
 
