@@ -118,9 +118,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c caller
 	writeJSON(w, http.StatusOK, c.acct)
 }
 
-// deleteMe: DELETE /api/v1/me → 204. Closes the sockets of every token of the
-// account first, then deletes the account and all it owns, then removes its
-// rooms from live sockets. The last admin cannot delete itself (409).
+// deleteMe: DELETE /api/v1/me → 204. Deletes the account and all it owns,
+// then closes the sockets of every token it had and removes its rooms from
+// live sockets. The last admin cannot delete itself (409).
 func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request, c caller) {
 	ctx := r.Context()
 	if c.acct.IsAdmin {
@@ -150,12 +150,14 @@ func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
-	for _, t := range tokens {
-		s.live.TokenRevoked(t.ID)
-	}
+	// The store first: once the account is gone its secrets stop working,
+	// so no socket can open between closing the live ones and the delete.
 	if err := s.store.DeleteAccount(ctx, c.acct.ID); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	for _, t := range tokens {
+		s.live.TokenRevoked(t.ID)
 	}
 	for _, room := range rooms {
 		s.live.RoomDeleted(c.acct.Username, room.Name)
