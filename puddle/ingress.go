@@ -235,7 +235,9 @@ func (p *Puddle) firstMessageAuth(c net.Conn, extra []byte, remote string) *Sock
 		refuse(wire.Errorf(wire.CodeUnauthorized, "first message must be {\"type\":\"auth\",\"token\":...}"), cmd.Ref)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, opts.AuthTimeout)
+	// The auth timeout bounds the client; the lookup that follows gets the
+	// handshake's bound, as a header token would.
+	ctx, cancel := context.WithTimeout(p.ctx, opts.HandshakeTimeout)
 	defer cancel()
 	tok, werr := p.authenticate(ctx, cmd.Token)
 	if werr != nil {
