@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,11 +46,43 @@ type frameReader struct {
 }
 
 func newFrameReader(c net.Conn, extra []byte, limit int) *frameReader {
-	var src io.Reader = c
+	fr := &frameReader{limit: limit}
+	fr.acquire(readSource(c, extra))
+	return fr
+}
+
+// readSource is the connection, after any bytes read past the handshake.
+func readSource(c net.Conn, extra []byte) io.Reader {
 	if len(extra) > 0 {
-		src = io.MultiReader(bytes.NewReader(extra), c)
+		return io.MultiReader(bytes.NewReader(extra), c)
 	}
-	return &frameReader{r: bufio.NewReaderSize(src, readBufferSize), limit: limit}
+	return c
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// acquire takes a pooled read buffer reading from src.
+func (fr *frameReader) acquire(src io.Reader) {
+	if fr.r == nil {
+		fr.r = readerPool.Get().(*bufio.Reader)
+		fr.r.Reset(src)
+	}
+}
+
+// release returns the read buffer (and drops a large message buffer) when
+// nothing read ahead is waiting in it; it reports whether it did.
+func (fr *frameReader) release() bool {
+	if fr.r == nil {
+		return true
+	}
+	if fr.r.Buffered() > 0 {
+		return false
+	}
+	fr.r.Reset(nil)
+	readerPool.Put(fr.r)
+	fr.r = nil
+	fr.msg = nil
+	return true
 }
 
 // next returns the next complete data message. The payload is valid until

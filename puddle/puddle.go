@@ -31,20 +31,23 @@ type Deps struct {
 // Puddle serves WebSockets (and hands other HTTP to Deps.HTTP) on the
 // listeners given to Serve.
 type Puddle struct {
-	opts   atomic.Pointer[Options]
-	log    hclog.Logger
-	dir    Directory
-	seq    sequence.Sequence
-	router *router.Router
-	mesh   Mesh
-	m      *metrics.Metrics
+	opts     atomic.Pointer[Options]
+	log      hclog.Logger
+	dir      Directory
+	seq      sequence.Sequence
+	router   *router.Router
+	mesh     Mesh
+	m        *metrics.Metrics
+	poll     *poller // nil: sockets read with a goroutine each
+	pollWG   sync.WaitGroup
+	pollOnce sync.Once
 
 	httpLn  *connListener
 	httpSrv *http.Server
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // accept loops, connection goroutines
+	wg     sync.WaitGroup // accept loops, handshakes, registered sockets
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -79,6 +82,16 @@ func New(opts Options, d Deps) *Puddle {
 		byToken:   make(map[string]map[*Socket]struct{}),
 	}
 	p.opts.Store(&opts)
+	if poll, err := newPoller(); err != nil {
+		d.Log.Warn("no epoll; every socket keeps a reading goroutine", "error", err)
+	} else {
+		p.poll = poll
+		p.pollWG.Add(1)
+		go func() {
+			defer p.pollWG.Done()
+			poll.run()
+		}()
+	}
 	p.httpLn = newConnListener(nil)
 	p.httpSrv = &http.Server{
 		Handler:           d.HTTP,
@@ -167,6 +180,8 @@ func (p *Puddle) register(s *Socket) bool {
 	}
 	set[s] = struct{}{}
 	s.gauge().Inc()
+	s.registered = true
+	p.wg.Add(1) // done in unregister: Shutdown waits for every socket to end
 	return true
 }
 
@@ -188,6 +203,7 @@ func (p *Puddle) unregister(s *Socket) {
 	p.mu.Lock()
 	if _, ok := p.sockets[s]; ok {
 		s.gauge().Dec()
+		p.wg.Done()
 	}
 	delete(p.sockets, s)
 	if set := p.byToken[s.tokenID]; set != nil {
@@ -252,13 +268,27 @@ func (p *Puddle) Shutdown(ctx context.Context) error {
 		p.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		for _, s := range p.allSockets() {
 			s.abort()
 		}
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	p.stopPoller()
+	return err
+}
+
+// stopPoller ends the poller goroutine and frees its descriptors (once).
+func (p *Puddle) stopPoller() {
+	p.pollOnce.Do(func() {
+		if p.poll == nil {
+			return
+		}
+		p.poll.close()
+		p.pollWG.Wait()
+		p.poll.release()
+	})
 }

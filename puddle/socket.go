@@ -3,6 +3,7 @@ package puddle
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,22 @@ type Socket struct {
 	// Room memberships, guarded by rmu.
 	rmu   sync.Mutex
 	rooms map[string]*membership
+
+	// Read side: fr is used by one goroutine at a time (reading guards it);
+	// its buffer is pooled and held only while bytes are waiting. src is the
+	// connection, after any bytes read past the handshake.
+	fr      *frameReader
+	src     io.Reader
+	reading atomic.Bool
+
+	// Poller registration, guarded by pollMu: arming and the final close of
+	// the connection never interleave, so an fd is never armed after reuse.
+	pollMu sync.Mutex
+	pollID uint64
+	gone   bool
+
+	cleanOnce  sync.Once
+	registered bool
 
 	// Liveness: the timer drives ping, pong timeout and token expiry.
 	lastRead atomic.Int64 // unix nanoseconds
@@ -166,10 +183,13 @@ func (s *Socket) Close(code int, reason string) {
 		go s.writeLoop()
 	}
 	_ = s.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	// The peer's close frame ends the socket when it comes; without it the
+	// socket ends after the grace period.
+	time.AfterFunc(closeGrace, s.cleanup)
 }
 
 // abort drops the connection without a close handshake.
-func (s *Socket) abort() { s.conn.Close() }
+func (s *Socket) abort() { go s.cleanup() }
 
 func (s *Socket) isClosed() bool {
 	s.wmu.Lock()
@@ -210,14 +230,15 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 func (s *Socket) setExtra(b []byte) { s.extra = b }
 
 // run starts the socket after the upgrade: registers it, starts its writer
-// and timer, and runs the read loop until the socket ends.
+// and timer, then hands its reading to the poller. It returns at once; the
+// socket lives on without a goroutine while it is idle.
 func (s *Socket) run() {
-	defer s.cleanup()
 	ctx := s.p.ctx
 	if err := s.p.seq.Activate(ctx, s.id); err != nil || !s.p.register(s) {
 		s.Close(1001, "server shutting down")
 		s.start()
 		s.waitWriter() // the close frame goes out before cleanup closes the connection
+		s.cleanup()
 		return
 	}
 	s.p.router.AddSocket(s.id, s)
@@ -226,9 +247,19 @@ func (s *Socket) run() {
 		s.welcome(ctx)
 	}
 	s.start()
-	s.armTimer()
+	s.timer.Reset(s.nextTick())
 	s.log.Debug("socket open", "raw", s.raw)
-	s.readLoop(ctx)
+	s.initReader()
+	if s.p.poll == nil {
+		s.readLoop()
+		return
+	}
+	if len(s.extra) > 0 {
+		s.extra = nil
+		s.onReadable() // bytes read past the handshake: read them now
+		return
+	}
+	s.arm()
 }
 
 // start lets the writer write: frames queued before the upgrade answer was
@@ -246,47 +277,111 @@ func (s *Socket) start() {
 	}
 }
 
-func (s *Socket) readLoop(ctx context.Context) {
-	opts := s.p.Options()
-	limit := opts.MaxMessageBytes
+// initReader prepares the frame reader (its buffer is taken when needed).
+func (s *Socket) initReader() {
+	limit := s.p.Options().MaxMessageBytes
 	if !s.raw {
 		limit += envelopeOverhead
 	}
-	fr := newFrameReader(s.conn, s.extra, limit)
-	s.extra = nil
-	fr.onControl = func(op ws.OpCode, p []byte) {
+	s.src = readSource(s.conn, s.extra)
+	s.fr = &frameReader{limit: limit}
+	s.fr.onControl = func(op ws.OpCode, p []byte) {
 		s.lastRead.Store(time.Now().UnixNano()) // a pong is the proof of life
 		if op == ws.OpPing {
 			s.Deliver(router.Frame(ws.OpPong, p))
 		}
 	}
+}
+
+// arm asks the poller for the socket's next readiness; a socket that cannot
+// be armed ends.
+func (s *Socket) arm() {
+	s.pollMu.Lock()
+	if s.gone {
+		s.pollMu.Unlock()
+		return
+	}
+	err := s.p.poll.armLocked(s)
+	s.pollMu.Unlock()
+	if err != nil {
+		s.log.Error("poll arm failed", "error", err)
+		go s.cleanup()
+	}
+}
+
+// frameDeadline bounds how long a frame that has started to arrive may take
+// to complete, so a trickling client cannot hold a reading goroutine.
+const frameDeadline = 10 * time.Second
+
+// onReadable reads every frame that has arrived, then gives the buffer back
+// and arms the socket again. One goroutine at a time (one-shot events).
+func (s *Socket) onReadable() {
+	if !s.reading.CompareAndSwap(false, true) {
+		return
+	}
+	if !s.isClosed() {
+		_ = s.conn.SetReadDeadline(time.Now().Add(frameDeadline))
+	}
+	s.fr.acquire(s.src)
 	for {
-		op, payload, err := fr.next()
-		if err != nil {
+		if err := s.readOne(); err != nil {
+			s.reading.Store(false)
 			s.readFailed(err)
+			s.cleanup()
 			return
 		}
-		s.lastRead.Store(time.Now().UnixNano())
-		if s.raw {
-			s.p.m.InRaw.Inc()
-		} else {
-			s.p.m.InEnvelope.Inc()
+		if s.fr.r.Buffered() == 0 {
+			break
 		}
-		s.p.m.BytesIn.Add(float64(len(payload)))
-		if s.isClosed() {
-			continue // draining until the peer's close frame
-		}
-		limited := s.limiter != nil && !s.limiter.Allow()
-		switch {
-		case s.raw && limited:
-			s.Close(4008, "rate limited")
-		case s.raw:
-			s.handleRaw(op, payload)
-		default:
-			s.handleEnvelope(ctx, op, payload, limited)
-		}
-		fr.shrink()
 	}
+	s.fr.release()
+	s.src = s.conn // anything read past the handshake has been consumed
+	if !s.isClosed() {
+		_ = s.conn.SetReadDeadline(time.Time{})
+	}
+	s.reading.Store(false)
+	s.arm()
+}
+
+// readLoop is the blocking read path, used when no poller is available.
+func (s *Socket) readLoop() {
+	s.fr.acquire(s.src)
+	for {
+		if err := s.readOne(); err != nil {
+			s.readFailed(err)
+			s.cleanup()
+			return
+		}
+		s.fr.shrink()
+	}
+}
+
+// readOne reads and handles one data message.
+func (s *Socket) readOne() error {
+	op, payload, err := s.fr.next()
+	if err != nil {
+		return err
+	}
+	s.lastRead.Store(time.Now().UnixNano())
+	if s.raw {
+		s.p.m.InRaw.Inc()
+	} else {
+		s.p.m.InEnvelope.Inc()
+	}
+	s.p.m.BytesIn.Add(float64(len(payload)))
+	if s.isClosed() {
+		return nil // draining until the peer's close frame
+	}
+	limited := s.limiter != nil && !s.limiter.Allow()
+	switch {
+	case s.raw && limited:
+		s.Close(4008, "rate limited")
+	case s.raw:
+		s.handleRaw(op, payload)
+	default:
+		s.handleEnvelope(s.p.ctx, op, payload, limited)
+	}
+	return nil
 }
 
 // envelopeOverhead is the room a frame has beyond max_message_bytes for its
@@ -325,22 +420,28 @@ func (s *Socket) waitWriter() {
 	}
 }
 
-// cleanup runs once when the read loop ends: leave every room, free the
-// slot, unregister.
+// cleanup ends the socket, once: it leaves the poller and closes the
+// connection, leaves every room, frees the slot and unregisters.
 func (s *Socket) cleanup() {
-	s.wmu.Lock()
-	s.closed = true
-	s.wmu.Unlock()
-	if s.timer != nil {
+	s.cleanOnce.Do(func() {
+		s.wmu.Lock()
+		s.closed = true
+		s.wmu.Unlock()
 		s.timer.Stop()
-	}
-	s.conn.Close()
-	s.p.router.RemoveSocket(s.id, s)
-	s.leaveAll()
-	s.release()
-	s.p.unregister(s)
-	close(s.done)
-	s.log.Debug("socket closed")
+		s.pollMu.Lock()
+		s.gone = true
+		if s.p.poll != nil {
+			s.p.poll.removeLocked(s)
+		}
+		s.conn.Close()
+		s.pollMu.Unlock()
+		s.p.router.RemoveSocket(s.id, s)
+		s.leaveAll()
+		s.release()
+		s.p.unregister(s)
+		close(s.done)
+		s.log.Debug("socket closed")
+	})
 }
 
 // release frees the socket's slot in the sequence.
@@ -350,11 +451,6 @@ func (s *Socket) release() {
 	if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {
 		s.log.Error("release failed", "error", err)
 	}
-}
-
-// armTimer starts the socket's one timer.
-func (s *Socket) armTimer() {
-	s.timer.Reset(s.nextTick())
 }
 
 // nextTick is the time to the next ping or token expiry.
