@@ -55,6 +55,7 @@ type Result struct {
 	Closed           map[string]int `json:"closed_during_run,omitempty"` // close code → sockets the server (or the network) closed
 	CloseError       string         `json:"close_error,omitempty"`
 
+	Processes []ProcFigures  `json:"processes"` // each client process's part
 	Server    *ServerFigures `json:"server,omitempty"`
 	Generator CPUFigures     `json:"generator_cpu_s"`
 	Timeline  []Point        `json:"timeline,omitempty"`
@@ -103,6 +104,15 @@ type ServerFigures struct {
 	CPUConnect   float64 `json:"cpu_connect_s"`
 	CPULoad      float64 `json:"cpu_load_s"` // the hold or the load and drain
 	CPUTotal     float64 `json:"cpu_total_s"`
+}
+
+// ProcFigures are one client process's part of the figures.
+type ProcFigures struct {
+	Opened   int64   `json:"opened"`
+	Failed   int64   `json:"failed"`
+	Sent     int64   `json:"sent"`
+	Received int64   `json:"received"`
+	CPU      float64 `json:"cpu_s"`
 }
 
 // CPUFigures are the load generator's CPU seconds (every client process).

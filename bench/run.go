@@ -440,6 +440,9 @@ func (r *runner) load(ctx context.Context) error {
 	if err := r.wait(ctx, done, line, sample); err != nil {
 		return err
 	}
+	if time.Since(prevT) > 100*time.Millisecond {
+		sample() // the last part-second
+	}
 	r.stops = make([]stopReport, len(r.drivers))
 	stopped := r.each(func(i int, d driver) (err error) {
 		r.stops[i], err = d.stop()
@@ -501,7 +504,16 @@ func (r *runner) sumFinal(cpuAtStop float64) {
 	lat := newLatencyHistogram()
 	res.Closed = map[string]int{}
 	var cpu float64
-	for _, f := range r.finals {
+	res.Processes = make([]ProcFigures, len(r.finals))
+	for i, f := range r.finals {
+		pf := &res.Processes[i]
+		pf.Opened, pf.Failed, pf.Received, pf.CPU = r.conn[i].Opened, r.conn[i].Failed, f.Received, f.CPU
+		if r.cfg.Procs == 1 {
+			pf.CPU -= r.cpu0
+		}
+		if i < len(r.stops) {
+			pf.Sent = r.stops[i].Sent
+		}
 		res.Received += f.Received
 		res.Self += f.Self
 		res.Foreign += f.Foreign
@@ -536,7 +548,7 @@ func (r *runner) sumFinal(cpuAtStop float64) {
 		res.Extra = res.Received - res.Expected
 	}
 	if r.cfg.Procs > 1 {
-		cpu += selfCPU() // the parent's own share: coordination
+		cpu += selfCPU() - r.cpu0 // the parent's own share: coordination
 	}
 	connectCPU := res.Generator.Connect
 	if r.cfg.Procs == 1 {
