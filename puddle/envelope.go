@@ -107,7 +107,7 @@ func (s *Socket) cmdSend(cmd *wire.Command, binary bool, payload []byte) *wire.E
 		return e
 	}
 	s.publish(m, env)
-	s.Deliver(receiptFrame(id, cmd.Ref, "room", m.acc.display))
+	s.Deliver(receiptFrame(id, cmd.Ref, "room", m.display))
 	return nil
 }
 
@@ -117,23 +117,23 @@ func checkSend(m *membership, env *router.Envelope, serverMax int) *wire.Error {
 	perm := m.member.Perm()
 	rules := m.room.Rules()
 	if !perm.Has(router.PermSend) {
-		return wire.Errorf(wire.CodeForbidden, "token may not send in room %q", m.acc.display)
+		return wire.Errorf(wire.CodeForbidden, "token may not send in room %q", m.display)
 	}
 	if env.Binary && !perm.Has(router.PermBinary) || !env.Binary && !perm.Has(router.PermText) {
-		return wire.Errorf(wire.CodeForbidden, "token may not send %s in room %q", kind(env), m.acc.display)
+		return wire.Errorf(wire.CodeForbidden, "token may not send %s in room %q", kind(env), m.display)
 	}
 	switch rules.Format {
 	case wire.FormatText, wire.FormatJSON:
 		if env.Binary {
-			return wire.Errorf(wire.CodeFormat, "room %q takes %s messages only", m.acc.display, rules.Format)
+			return wire.Errorf(wire.CodeFormat, "room %q takes %s messages only", m.display, rules.Format)
 		}
 	case wire.FormatBinary:
 		if !env.Binary {
-			return wire.Errorf(wire.CodeFormat, "room %q takes binary messages only", m.acc.display)
+			return wire.Errorf(wire.CodeFormat, "room %q takes binary messages only", m.display)
 		}
 	}
 	if limit := maxBytes(rules, serverMax); env.Size() > limit {
-		return wire.Errorf(wire.CodeTooLarge, "message is %d bytes; room %q takes at most %d", env.Size(), m.acc.display, limit)
+		return wire.Errorf(wire.CodeTooLarge, "message is %d bytes; room %q takes at most %d", env.Size(), m.display, limit)
 	}
 	return nil
 }
@@ -218,7 +218,7 @@ func (s *Socket) cmdLeave(ctx context.Context, cmd *wire.Command) *wire.Error {
 	}
 	perm := m.member.Perm()
 	s.leave(ctx, key)
-	s.Deliver(grantFrame(wire.TypeLeft, m.acc.display, perm, cmd.Ref))
+	s.Deliver(grantFrame(wire.TypeLeft, m.display, perm, cmd.Ref))
 	return nil
 }
 
@@ -260,7 +260,7 @@ func (s *Socket) cmdCreate(ctx context.Context, cmd *wire.Command) *wire.Error {
 	case errors.Is(err, sequence.ErrConflict):
 		return wire.Errorf(wire.CodeConflict, "room %q exists", cmd.Room)
 	case err != nil:
-		s.log.Error("create room failed", "room", tr.Key, "error", err)
+		s.logger().Error("create room failed", "room", tr.Key, "error", err)
 		return wire.Errorf(wire.CodeInternal, "create failed")
 	}
 	s.Deliver(grantFrame(wire.TypeJoined, cmd.Room, permAll, cmd.Ref))

@@ -34,16 +34,23 @@ func (e *peerClosed) Error() string { return fmt.Sprintf("peer closed (%d)", e.C
 // messages are read in one system call.
 const readBufferSize = 1024
 
+// controlHandler takes the ping and pong frames read between data frames.
+type controlHandler interface {
+	control(op ws.OpCode, payload []byte)
+}
+
 // frameReader reads client frames: it unmasks, reassembles fragments,
 // enforces the message size limit and UTF-8 of text, and hands control
-// frames to onControl.
+// frames to ctl. Its buffers are pooled and held only while reading.
 type frameReader struct {
-	r         *bufio.Reader
-	limit     int
-	msg       []byte
-	ctrl      [125]byte
-	onControl func(op ws.OpCode, payload []byte)
+	r     *bufio.Reader
+	limit int
+	msg   []byte
+	ctl   controlHandler
 }
+
+// ctrlPool holds the buffers control frame payloads are read into.
+var ctrlPool = sync.Pool{New: func() any { return new([125]byte) }}
 
 func newFrameReader(c net.Conn, extra []byte, limit int) *frameReader {
 	fr := &frameReader{limit: limit}
@@ -109,24 +116,8 @@ func (fr *frameReader) next() (ws.OpCode, []byte, error) {
 			if h.Length > 125 || !h.Fin {
 				return 0, nil, &closeError{1002, "bad control frame"}
 			}
-			p := fr.ctrl[:h.Length]
-			if _, err := io.ReadFull(fr.r, p); err != nil {
+			if err := fr.readControl(h); err != nil {
 				return 0, nil, err
-			}
-			ws.Cipher(p, h.Mask, 0)
-			switch h.OpCode {
-			case ws.OpClose:
-				code := 1005
-				if len(p) >= 2 {
-					code = int(binary.BigEndian.Uint16(p))
-				}
-				return 0, nil, &peerClosed{Code: code}
-			case ws.OpPing, ws.OpPong:
-				if fr.onControl != nil {
-					fr.onControl(h.OpCode, p)
-				}
-			default:
-				return 0, nil, &closeError{1002, "unknown control opcode"}
 			}
 			continue
 		}
@@ -163,6 +154,32 @@ func (fr *frameReader) next() (ws.OpCode, []byte, error) {
 	}
 }
 
+// readControl reads a control frame into a pooled buffer and handles it.
+func (fr *frameReader) readControl(h ws.Header) error {
+	buf := ctrlPool.Get().(*[125]byte)
+	defer ctrlPool.Put(buf)
+	p := buf[:h.Length]
+	if _, err := io.ReadFull(fr.r, p); err != nil {
+		return err
+	}
+	ws.Cipher(p, h.Mask, 0)
+	switch h.OpCode {
+	case ws.OpClose:
+		code := 1005
+		if len(p) >= 2 {
+			code = int(binary.BigEndian.Uint16(p))
+		}
+		return &peerClosed{Code: code}
+	case ws.OpPing, ws.OpPong:
+		if fr.ctl != nil {
+			fr.ctl.control(h.OpCode, p)
+		}
+		return nil
+	default:
+		return &closeError{1002, "unknown control opcode"}
+	}
+}
+
 // grow extends b by n bytes.
 func grow(b []byte, n int) []byte {
 	if cap(b)-len(b) >= n {
@@ -189,12 +206,15 @@ type preSocket struct {
 
 func newPreSocket(c net.Conn, extra []byte, limit int) *preSocket {
 	ps := &preSocket{c: c, fr: newFrameReader(c, extra, limit)}
-	ps.fr.onControl = func(op ws.OpCode, p []byte) {
-		if op == ws.OpPing {
-			ps.writeFrames(router.Frame(ws.OpPong, p))
-		}
-	}
+	ps.fr.ctl = ps
 	return ps
+}
+
+// control answers pings before authentication.
+func (ps *preSocket) control(op ws.OpCode, p []byte) {
+	if op == ws.OpPing {
+		ps.writeFrames(router.Frame(ws.OpPong, p))
+	}
 }
 
 func (ps *preSocket) readMessage() (ws.OpCode, []byte, error) { return ps.fr.next() }

@@ -80,11 +80,11 @@ func FuzzFrameReader(f *testing.F) {
 		n := min(int(extra), len(data))
 		c := &chunkConn{r: bytes.NewReader(data[n:]), chunk: int(chunk)}
 		fr := newFrameReader(c, data[:n], fuzzLimit)
-		fr.onControl = func(op ws.OpCode, p []byte) {
+		fr.ctl = controlFunc(func(op ws.OpCode, p []byte) {
 			if !op.IsControl() || len(p) > 125 {
 				t.Fatalf("control callback op %v with %d bytes", op, len(p))
 			}
-		}
+		})
 		for i := 0; ; i++ {
 			if i > len(data) {
 				t.Fatalf("%d messages from %d bytes", i, len(data))
@@ -232,3 +232,8 @@ func TestChunkConnSplits(t *testing.T) {
 		t.Fatalf("oversized message: %v, want close 1009", err)
 	}
 }
+
+// controlFunc adapts a function to controlHandler.
+type controlFunc func(op ws.OpCode, p []byte)
+
+func (f controlFunc) control(op ws.OpCode, p []byte) { f(op, p) }

@@ -119,7 +119,7 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 		}
 		if raw {
 			var e *wire.Error
-			acc, e = p.resolve(ctx, &tok, roomName)
+			acc, e = p.resolve(ctx, tok, strings.Clone(roomName))
 			if e == nil {
 				e = acc.checkPassword(req.query.Get("password"))
 			}
@@ -132,7 +132,7 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 			}
 		}
 		var werr2 *wire.Error
-		s, werr2 = p.admit(ctx, &tok, raw, c)
+		s, werr2 = p.admit(ctx, tok, raw, c)
 		if werr2 != nil {
 			fail(werr2)
 			return
@@ -174,19 +174,30 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 
 // authenticate looks up a token secret. Unknown, expired and revoked secrets
 // are all `unauthorized`.
-func (p *Puddle) authenticate(ctx context.Context, secret string) (store.Token, *wire.Error) {
+//
+// A token seen recently comes from the token cache, without a store round
+// trip; the result is shared by the token's sockets and must not be
+// modified.
+func (p *Puddle) authenticate(ctx context.Context, secret string) (*store.Token, *wire.Error) {
 	if secret == "" {
-		return store.Token{}, wire.Errorf(wire.CodeUnauthorized, "missing token")
+		return nil, wire.Errorf(wire.CodeUnauthorized, "missing token")
+	}
+	refused := wire.Errorf(wire.CodeUnauthorized, "unknown, expired or revoked token")
+	if tok, ok := p.tokens.get(secret); ok {
+		if tok.ExpiresAt != nil && !time.Now().Before(*tok.ExpiresAt) {
+			return nil, refused
+		}
+		return tok, nil
 	}
 	tok, err := p.dir.TokenBySecret(ctx, secret)
 	switch {
 	case err == nil:
-		return tok, nil
+		return p.tokens.put(secret, tok), nil
 	case errors.Is(err, store.ErrUnauthorized), errors.Is(err, store.ErrNotFound):
-		return tok, wire.Errorf(wire.CodeUnauthorized, "unknown, expired or revoked token")
+		return nil, refused
 	default:
 		p.log.Error("token lookup failed", "error", err)
-		return tok, wire.Errorf(wire.CodeInternal, "token lookup failed")
+		return nil, wire.Errorf(wire.CodeInternal, "token lookup failed")
 	}
 }
 
@@ -244,7 +255,7 @@ func (p *Puddle) firstMessageAuth(c net.Conn, extra []byte, remote string) *Sock
 		refuse(werr, cmd.Ref)
 		return nil
 	}
-	s, werr := p.admit(ctx, &tok, false, c)
+	s, werr := p.admit(ctx, tok, false, c)
 	if werr != nil {
 		refuse(werr, cmd.Ref)
 		return nil

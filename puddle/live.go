@@ -26,10 +26,10 @@ func (p *Puddle) TokenUpdated(t store.Token) {
 	p.m.LiveChange("token_updated")
 	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
 	defer cancel()
+	shared := p.tokens.update(t)
 	for _, s := range p.tokenSockets(t.ID) {
-		tok := t
-		old := s.tok.Swap(&tok)
-		s.applyToken(ctx, old, &tok)
+		old := s.tok.Swap(shared)
+		s.applyToken(ctx, old, shared)
 		if s.timer != nil {
 			s.timer.Reset(s.nextTick())
 		}
@@ -39,6 +39,7 @@ func (p *Puddle) TokenUpdated(t store.Token) {
 // TokenRevoked implements api.Live.
 func (p *Puddle) TokenRevoked(tokenID string) {
 	p.m.LiveChange("token_revoked")
+	p.tokens.revoke(tokenID)
 	for _, s := range p.tokenSockets(tokenID) {
 		s.Close(4001, "token revoked")
 	}
@@ -207,14 +208,14 @@ func (s *Socket) subscriptionChanged(ctx context.Context, name string, present b
 	usable := e == nil && acc.perm&(router.PermSend|router.PermReceive) != 0
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	m := s.rooms[acc.key]
+	m := s.roomLocked(acc.key)
 	switch {
 	case m != nil && !usable:
 		perm := m.member.Perm()
 		s.leaveLocked(ctx, acc.key)
 		s.removed(acc.display, perm)
 	case m != nil:
-		m.acc = acc
+		m.display = acc.display
 		m.member.SetPerm(acc.perm)
 		if !s.raw {
 			s.Deliver(grantFrame(wire.TypeRoomAdded, acc.display, acc.perm, nil))
@@ -241,14 +242,14 @@ func (s *Socket) refreshRoom(ctx context.Context, key string) {
 	acc, e := s.p.resolve(ctx, tok, wire.DisplayName(tok.Owner, key))
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	m := s.rooms[key]
+	m := s.roomLocked(key)
 	if m == nil {
 		return
 	}
 	if e != nil || acc.perm&(router.PermSend|router.PermReceive) == 0 {
 		perm := m.member.Perm()
 		s.leaveLocked(ctx, key)
-		s.removed(m.acc.display, perm)
+		s.removed(m.display, perm)
 		return
 	}
 	if acc.perm != m.member.Perm() {
@@ -257,20 +258,20 @@ func (s *Socket) refreshRoom(ctx context.Context, key string) {
 			s.Deliver(grantFrame(wire.TypeRoomAdded, acc.display, acc.perm, nil))
 		}
 	}
-	m.acc = acc
+	m.display = acc.display
 }
 
 // dropRoom removes a deleted room from the socket.
 func (s *Socket) dropRoom(ctx context.Context, key string) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	m := s.rooms[key]
+	m := s.roomLocked(key)
 	if m == nil {
 		return
 	}
 	perm := m.member.Perm()
 	s.leaveLocked(ctx, key)
-	s.removed(m.acc.display, perm)
+	s.removed(m.display, perm)
 }
 
 // removed tells the socket it lost a room: room.removed, or 4003 in raw

@@ -37,6 +37,7 @@ type Puddle struct {
 	seq      sequence.Sequence
 	router   *router.Router
 	mesh     Mesh
+	tokens   *tokenCache
 	m        *metrics.Metrics
 	poll     *poller // nil: sockets read with a goroutine each
 	pollWG   sync.WaitGroup
@@ -74,6 +75,7 @@ func New(opts Options, d Deps) *Puddle {
 		seq:       d.Seq,
 		router:    d.Router,
 		mesh:      d.Mesh,
+		tokens:    newTokenCache(),
 		m:         d.Metrics,
 		ctx:       ctx,
 		cancel:    cancel,

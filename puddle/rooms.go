@@ -18,8 +18,8 @@ func (s *Socket) join(ctx context.Context, acc access) *wire.Error {
 }
 
 func (s *Socket) joinLocked(ctx context.Context, acc access) *wire.Error {
-	if m, ok := s.rooms[acc.key]; ok {
-		m.acc = acc
+	if m := s.roomLocked(acc.key); m != nil {
+		m.display = acc.display
 		m.member.SetPerm(acc.perm)
 		return nil
 	}
@@ -28,7 +28,7 @@ func (s *Socket) joinLocked(ctx context.Context, acc access) *wire.Error {
 	case errors.Is(err, sequence.ErrRoomFull):
 		return wire.Errorf(wire.CodeRoomFull, "room %q is full", acc.display)
 	case err != nil:
-		s.log.Error("join failed", "room", acc.key, "error", err)
+		s.logger().Error("join failed", "room", acc.key, "error", err)
 		return wire.Errorf(wire.CodeInternal, "join failed")
 	}
 	s.addMemberLocked(acc)
@@ -40,7 +40,7 @@ func (s *Socket) joinLocked(ctx context.Context, acc access) *wire.Error {
 func (s *Socket) addMemberLocked(acc access) {
 	member := router.NewMember(s.id, s.owner, s.raw, s, acc.perm)
 	room := s.p.router.Join(acc.key, acc.owner, acc.name, acc.rules, member)
-	s.rooms[acc.key] = &membership{acc: acc, room: room, member: member}
+	s.rooms = append(s.rooms, &membership{display: acc.display, room: room, member: member})
 	if room.Rules().Presence {
 		s.p.announce(room, wire.TypeMemberJoined, s.id)
 	}
@@ -54,17 +54,18 @@ func (s *Socket) leave(ctx context.Context, key string) bool {
 }
 
 func (s *Socket) leaveLocked(ctx context.Context, key string) bool {
-	m, ok := s.rooms[key]
+	m := s.roomLocked(key)
+	ok := m != nil
 	if !ok {
 		return false
 	}
-	delete(s.rooms, key)
+	s.dropRoomLocked(key)
 	s.p.router.Leave(m.room, m.member)
 	if m.room.Rules().Presence {
 		s.p.announce(m.room, wire.TypeMemberLeft, s.id)
 	}
 	if _, err := s.p.seq.Leave(ctx, s.id, key); err != nil {
-		s.log.Error("leave failed", "room", key, "error", err)
+		s.logger().Error("leave failed", "room", key, "error", err)
 	}
 	return true
 }
@@ -74,8 +75,9 @@ func (s *Socket) leaveLocked(ctx context.Context, key string) bool {
 func (s *Socket) leaveAll() {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	for key, m := range s.rooms {
-		delete(s.rooms, key)
+	rooms := s.rooms
+	s.rooms = nil
+	for _, m := range rooms {
 		s.p.router.Leave(m.room, m.member)
 		if m.room.Rules().Presence {
 			s.p.announce(m.room, wire.TypeMemberLeft, s.id)
@@ -98,7 +100,7 @@ func (s *Socket) membershipFor(name string) (*membership, string) {
 	key := wire.Key(owner, ref.Name)
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	if m := s.rooms[key]; m != nil {
+	if m := s.roomLocked(key); m != nil {
 		c := *m
 		return &c, key
 	}

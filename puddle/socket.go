@@ -29,7 +29,6 @@ type Socket struct {
 	owner   string
 	raw     bool
 	conn    net.Conn
-	log     hclog.Logger
 	extra   []byte
 
 	tok     atomic.Pointer[store.Token]
@@ -48,7 +47,7 @@ type Socket struct {
 
 	// Room memberships, guarded by rmu.
 	rmu   sync.Mutex
-	rooms map[string]*membership
+	rooms []*membership // a slice: sockets are in few rooms, and a map costs a bucket
 
 	// Read side: fr is used by one goroutine at a time (reading guards it);
 	// its buffer is pooled and held only while bytes are waiting. src is the
@@ -70,15 +69,40 @@ type Socket struct {
 	lastRead atomic.Int64 // unix nanoseconds
 	timer    *time.Timer
 	pingAt   atomic.Int64 // unix nanoseconds of the unanswered ping, 0 if none
-
-	done chan struct{}
 }
+
+// roomLocked returns the socket's membership of the room key, or nil.
+func (s *Socket) roomLocked(key string) *membership {
+	for _, m := range s.rooms {
+		if m.room.Key == key {
+			return m
+		}
+	}
+	return nil
+}
+
+// dropRoomLocked removes the membership of the room key from the list.
+func (s *Socket) dropRoomLocked(key string) {
+	for i, m := range s.rooms {
+		if m.room.Key == key {
+			last := len(s.rooms) - 1
+			s.rooms[i] = s.rooms[last]
+			s.rooms[last] = nil
+			s.rooms = s.rooms[:last]
+			return
+		}
+	}
+}
+
+// logger is the puddle's logger with the socket's id; made when something
+// is logged, so that a socket holds none.
+func (s *Socket) logger() hclog.Logger { return s.p.log.With("socket", s.id) }
 
 // membership is a socket's place in one room.
 type membership struct {
-	acc    access
-	room   *router.Room
-	member *router.Member
+	display string // the room as the socket's token names it
+	room    *router.Room
+	member  *router.Member
 }
 
 // Deliver implements router.Target: queue a frame, or close the socket as a
@@ -208,9 +232,6 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 		owner:   tok.Owner,
 		raw:     raw,
 		conn:    c,
-		log:     p.log.With("socket", id),
-		rooms:   make(map[string]*membership),
-		done:    make(chan struct{}),
 	}
 	s.tok.Store(tok)
 	// The timer exists, stopped, before any goroutine can see the socket:
@@ -248,7 +269,7 @@ func (s *Socket) run() {
 	}
 	s.start()
 	s.timer.Reset(s.nextTick())
-	s.log.Debug("socket open", "raw", s.raw)
+	s.logger().Debug("socket open", "raw", s.raw)
 	s.initReader()
 	if s.p.poll == nil {
 		s.readLoop()
@@ -284,12 +305,14 @@ func (s *Socket) initReader() {
 		limit += envelopeOverhead
 	}
 	s.src = readSource(s.conn, s.extra)
-	s.fr = &frameReader{limit: limit}
-	s.fr.onControl = func(op ws.OpCode, p []byte) {
-		s.lastRead.Store(time.Now().UnixNano()) // a pong is the proof of life
-		if op == ws.OpPing {
-			s.Deliver(router.Frame(ws.OpPong, p))
-		}
+	s.fr = &frameReader{limit: limit, ctl: s}
+}
+
+// control handles a ping or pong read between data frames.
+func (s *Socket) control(op ws.OpCode, p []byte) {
+	s.lastRead.Store(time.Now().UnixNano()) // a pong is the proof of life
+	if op == ws.OpPing {
+		s.Deliver(router.Frame(ws.OpPong, p))
 	}
 }
 
@@ -304,7 +327,7 @@ func (s *Socket) arm() {
 	err := s.p.poll.armLocked(s)
 	s.pollMu.Unlock()
 	if err != nil {
-		s.log.Error("poll arm failed", "error", err)
+		s.logger().Error("poll arm failed", "error", err)
 		go s.cleanup()
 	}
 }
@@ -439,8 +462,7 @@ func (s *Socket) cleanup() {
 		s.leaveAll()
 		s.release()
 		s.p.unregister(s)
-		close(s.done)
-		s.log.Debug("socket closed")
+		s.logger().Debug("socket closed")
 	})
 }
 
@@ -449,7 +471,7 @@ func (s *Socket) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {
-		s.log.Error("release failed", "error", err)
+		s.logger().Error("release failed", "error", err)
 	}
 }
 
@@ -481,7 +503,7 @@ func (s *Socket) tick() {
 	last := time.Unix(0, s.lastRead.Load())
 	if at := s.pingAt.Load(); at != 0 {
 		if last.UnixNano() < at && now.Sub(time.Unix(0, at)) >= opts.PongTimeout {
-			s.log.Debug("pong timeout")
+			s.logger().Debug("pong timeout")
 			s.p.m.Close(1006)
 			s.abort()
 			return

@@ -24,7 +24,16 @@ type Local struct {
 
 type entry struct {
 	Entry
-	rooms map[string]struct{}
+	rooms []string // room keys; a slice, as an entry is in few rooms
+}
+
+func (e *entry) in(room string) bool { return slices.Contains(e.rooms, room) }
+
+func (e *entry) drop(room string) {
+	if i := slices.Index(e.rooms, room); i >= 0 {
+		e.rooms[i] = e.rooms[len(e.rooms)-1]
+		e.rooms = e.rooms[:len(e.rooms)-1]
+	}
 }
 
 // NewLocal returns an empty in-process sequence.
@@ -70,7 +79,7 @@ func (l *Local) Admit(_ context.Context, r AdmitRequest) (Entry, error) {
 		Puddle:  r.Puddle,
 		Mode:    r.Mode,
 		State:   Admitted,
-	}, rooms: make(map[string]struct{})}
+	}}
 	slots[slot] = e
 	l.sockets[e.ID] = e
 	return e.snapshot(), nil
@@ -101,7 +110,7 @@ func (l *Local) Release(_ context.Context, socketID string) (left, vanished []st
 }
 
 func (l *Local) releaseLocked(e *entry) (left, vanished []string) {
-	for room := range e.rooms {
+	for _, room := range slices.Clone(e.rooms) {
 		left = append(left, room)
 		if l.leaveLocked(e, room) {
 			vanished = append(vanished, room)
@@ -128,7 +137,7 @@ func (l *Local) Join(_ context.Context, r JoinRequest) error {
 	if !ok {
 		return fmt.Errorf("join %s: socket %w", r.Room, ErrNotFound)
 	}
-	if _, in := e.rooms[r.Room]; in {
+	if e.in(r.Room) {
 		return nil
 	}
 	members := l.rooms[r.Room]
@@ -143,7 +152,7 @@ func (l *Local) Join(_ context.Context, r JoinRequest) error {
 // counted twice for one socket (CreateRoom may name a room its creator is
 // already in).
 func (l *Local) joinLocked(e *entry, room string) {
-	if _, in := e.rooms[room]; in {
+	if e.in(room) {
 		return
 	}
 	members := l.rooms[room]
@@ -152,7 +161,7 @@ func (l *Local) joinLocked(e *entry, room string) {
 		l.rooms[room] = members
 	}
 	members[e.ID] = e
-	e.rooms[room] = struct{}{}
+	e.rooms = append(e.rooms, room)
 	route := l.routes[room]
 	if route == nil {
 		route = make(map[int]int)
@@ -169,7 +178,7 @@ func (l *Local) Leave(_ context.Context, socketID, room string) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("leave %s: socket %w", room, ErrNotFound)
 	}
-	if _, in := e.rooms[room]; !in {
+	if !e.in(room) {
 		return false, nil
 	}
 	return l.leaveLocked(e, room), nil
@@ -178,7 +187,7 @@ func (l *Local) Leave(_ context.Context, socketID, room string) (bool, error) {
 // leaveLocked removes e from room and reports whether a transient room
 // vanished with it.
 func (l *Local) leaveLocked(e *entry, room string) bool {
-	delete(e.rooms, room)
+	e.drop(room)
 	members := l.rooms[room]
 	delete(members, e.ID)
 	if route := l.routes[room]; route != nil {
@@ -290,9 +299,9 @@ func (l *Local) ReleasePuddle(_ context.Context, puddle int) ([]Entry, error) {
 
 func (e *entry) snapshot() Entry {
 	s := e.Entry
-	s.Rooms = make([]string, 0, len(e.rooms))
-	for r := range e.rooms {
-		s.Rooms = append(s.Rooms, r)
+	s.Rooms = slices.Clone(e.rooms)
+	if s.Rooms == nil {
+		s.Rooms = []string{}
 	}
 	slices.Sort(s.Rooms)
 	return s

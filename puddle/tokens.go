@@ -1,0 +1,94 @@
+package puddle
+
+import (
+	"crypto/sha256"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/porthouse/porthouse/store"
+)
+
+// Token cache bounds: an entry is trusted for tokenCacheTTL (live changes
+// update or drop it at once; the TTL is a safety net), and the whole cache is
+// dropped past tokenCacheMax secrets.
+const (
+	tokenCacheTTL = 30 * time.Second
+	tokenCacheMax = 100_000
+)
+
+// tokenCache lets a handshake admit a known token without a store round
+// trip, and makes every socket of a token share one *store.Token, which is
+// never modified once shared (a change stores a new one). Secrets are kept
+// only as SHA-256 hashes.
+type tokenCache struct {
+	mu       sync.Mutex
+	bySecret map[[32]byte]cachedToken
+	byID     map[string]*store.Token
+}
+
+type cachedToken struct {
+	tok *store.Token
+	at  time.Time
+}
+
+func newTokenCache() *tokenCache {
+	return &tokenCache{bySecret: make(map[[32]byte]cachedToken), byID: make(map[string]*store.Token)}
+}
+
+// get returns the token of a secret if it was seen recently.
+func (c *tokenCache) get(secret string) (*store.Token, bool) {
+	h := sha256.Sum256([]byte(secret))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.bySecret[h]
+	if !ok || time.Since(e.at) > tokenCacheTTL {
+		return nil, false
+	}
+	return e.tok, true
+}
+
+// put remembers a token read from the store and returns the shared pointer
+// for it: the current one when nothing changed.
+func (c *tokenCache) put(secret string, t store.Token) *store.Token {
+	h := sha256.Sum256([]byte(secret))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.bySecret) >= tokenCacheMax {
+		clear(c.bySecret)
+		clear(c.byID)
+	}
+	shared := c.byID[t.ID]
+	if shared == nil || !reflect.DeepEqual(*shared, t) {
+		shared = &t
+		c.byID[t.ID] = shared
+	}
+	c.bySecret[h] = cachedToken{tok: shared, at: time.Now()}
+	return shared
+}
+
+// update stores a token's new settings and returns its shared pointer.
+func (c *tokenCache) update(t store.Token) *store.Token {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	shared := &t
+	c.byID[t.ID] = shared
+	for h, e := range c.bySecret {
+		if e.tok.ID == t.ID {
+			c.bySecret[h] = cachedToken{tok: shared, at: e.at}
+		}
+	}
+	return shared
+}
+
+// revoke forgets every secret of a token.
+func (c *tokenCache) revoke(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byID, id)
+	for h, e := range c.bySecret {
+		if e.tok.ID == id {
+			delete(c.bySecret, h)
+		}
+	}
+}
