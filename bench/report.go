@@ -113,10 +113,14 @@ func lineChart(ss []series, x0, x1, y1 float64, xt, yt []axisTick, xLabel, yLabe
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/>`, marginL, marginL+plotW, y, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`, marginL-6, y+4, html.EscapeString(t.label))
 	}
-	for _, t := range xt {
+	for i, t := range xt {
 		x := px(t.v)
+		anchor := "middle"
+		if i == len(xt)-1 && x > marginL+plotW-30 {
+			anchor = "end"
+		}
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#eee"/>`, x, x, marginT, marginT+plotH)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x, marginT+plotH+16, html.EscapeString(t.label))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s">%s</text>`, x, marginT+plotH+16, anchor, html.EscapeString(t.label))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`, marginL+plotW/2, chartH-6, html.EscapeString(xLabel))
 	fmt.Fprintf(&b, `<text x="14" y="%d" text-anchor="middle" transform="rotate(-90 14 %d)">%s</text>`, marginT+plotH/2, marginT+plotH/2, html.EscapeString(yLabel))
@@ -249,7 +253,11 @@ func bucketChart(r *Result) string {
 	}
 	for i := 0; i <= n; i += 8 {
 		x := marginL + float64(i)*bw
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x, marginT+plotH+16, html.EscapeString(msLabel(lo*math.Pow(f, float64(i))/1000)))
+		anchor := "middle"
+		if i == n {
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s">%s</text>`, x, marginT+plotH+16, anchor, html.EscapeString(msLabel(lo*math.Pow(f, float64(i))/1000)))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">latency (log scale)</text>`, marginL+plotW/2, chartH-6)
 	fmt.Fprintf(&b, `<text x="14" y="%d" text-anchor="middle" transform="rotate(-90 14 %d)">deliveries</text>`, marginT+plotH/2, marginT+plotH/2)
@@ -257,21 +265,32 @@ func bucketChart(r *Result) string {
 	return b.String()
 }
 
-// timelineChart plots deliveries/s and messages sent/s over the load.
+// timelineChart plots deliveries/s and messages sent/s over the load, each
+// on its own scale (a message makes as many deliveries as its room has
+// receivers). A value is drawn at the middle of the second it covers.
 func timelineChart(r *Result) string {
 	if len(r.Timeline) == 0 {
 		return `<p class="note">No timeline.</p>`
 	}
 	d := series{name: "deliveries/s", color: colorDeliveries}
 	s := series{name: "messages sent/s", color: colorSent}
-	var top, end float64
+	var topD, topS, end float64
+	prev := 0.0
 	for _, p := range r.Timeline {
-		d.x, d.y = append(d.x, p.T), append(d.y, p.Deliveries)
-		s.x, s.y = append(s.x, p.T), append(s.y, p.Sent)
-		top = math.Max(top, math.Max(p.Deliveries, p.Sent))
+		mid := (prev + p.T) / 2
+		prev = p.T
+		d.x, d.y = append(d.x, mid), append(d.y, p.Deliveries)
+		s.x, s.y = append(s.x, mid), append(s.y, p.Sent)
+		topD, topS = math.Max(topD, p.Deliveries), math.Max(topS, p.Sent)
 		end = math.Max(end, p.T)
 	}
-	ymax, yt := niceTicks(top, 6, rateLabel)
-	xmax, xt := niceTicks(end, 10, func(v float64) string { return fmt.Sprintf("%gs", v) })
-	return lineChart([]series{d, s}, 0, xmax, ymax, xt, yt, "seconds", "per second")
+	secLabel := func(v float64) string { return fmt.Sprintf("%gs", v) }
+	_, xt := niceTicks(end, 10, secLabel)
+	for len(xt) > 0 && xt[len(xt)-1].v > end*1.0001 {
+		xt = xt[:len(xt)-1]
+	}
+	dmax, dt := niceTicks(topD, 6, rateLabel)
+	smax, st := niceTicks(topS, 6, rateLabel)
+	return lineChart([]series{d}, 0, end, dmax, xt, dt, "seconds", "deliveries per second") +
+		lineChart([]series{s}, 0, end, smax, xt, st, "seconds", "messages sent per second")
 }

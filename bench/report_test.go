@@ -28,7 +28,7 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := string(b)
-	if strings.Count(page, "<svg") != 3 || !strings.Contains(page, "<polyline") || !strings.Contains(page, "test &lt;target&gt;") {
+	if strings.Count(page, "<svg") != 4 || !strings.Contains(page, "<polyline") || !strings.Contains(page, "test &lt;target&gt;") {
 		t.Fatalf("page:\n%s", page)
 	}
 	// Self-contained: nothing fetched from elsewhere.

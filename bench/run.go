@@ -392,7 +392,7 @@ func (r *runner) hold(ctx context.Context) error {
 	defer t.Stop()
 	return r.wait(ctx, done, func() string {
 		tk := r.totals()
-		line := fmt.Sprintf("hold     %s/%s  %s open", secs(time.Since(start).Seconds()), r.cfg.Duration, num64(tk.Opened))
+		line := fmt.Sprintf("hold     %.1f/%.1f s  %s open", time.Since(start).Seconds(), r.cfg.Duration.Seconds(), num64(tk.Opened))
 		if r.tgt.pid != 0 {
 			if s, err := sampleTree(r.tgt.pid); err == nil {
 				line += "  server RSS " + mib(s.RSS)
@@ -434,7 +434,7 @@ func (r *runner) load(ctx context.Context) error {
 		if n := len(res.Timeline); n > 0 {
 			last = res.Timeline[n-1]
 		}
-		return fmt.Sprintf("load     %s/%s  sent %s (%s/s)  delivered %s (%s/s)", secs(el), r.cfg.Duration,
+		return fmt.Sprintf("load     %.1f/%.1f s  sent %s (%s/s)  delivered %s (%s/s)", el, r.cfg.Duration.Seconds(),
 			num64(tk.Sent), num(int(last.Sent)), num64(tk.Received), num(int(last.Deliveries)))
 	}
 	if err := r.wait(ctx, done, line, sample); err != nil {
@@ -486,13 +486,20 @@ func (r *runner) stopCPU() float64 {
 // drain waits up to -drain for the deliveries still on their way.
 func (r *runner) drain(ctx context.Context) {
 	deadline := time.Now().Add(r.cfg.Drain)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	line := func() string {
+		return fmt.Sprintf("drain    delivered %s of %s", num64(r.totals().Received), num64(r.res.Expected))
+	}
+	defer func() { r.progress(line(), true) }()
+	for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 		if r.totals().Received >= r.res.Expected {
 			// Ticks from child processes lag; one more tick makes sure.
 			if r.cfg.Procs > 1 {
 				time.Sleep(2 * tickInterval)
 			}
 			return
+		}
+		if i%25 == 0 {
+			r.progress(line(), false)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
