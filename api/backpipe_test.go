@@ -112,7 +112,7 @@ func TestRoomSocketsAndKick(t *testing.T) {
 	if len(socks) != 2 {
 		t.Fatalf("sockets %v", socks)
 	}
-	wantKeys(t, "socket", socks[0], "id", "token", "mode")
+	wantKeys(t, "socket", socks[0], "id", "token", "mode", "worker")
 	if m := socks[1].(map[string]any); m["id"] != "tk_a/2" || m["mode"] != "raw" {
 		t.Fatalf("socket %v", m)
 	}

@@ -112,11 +112,13 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 		acc access
 	)
 	if secret != "" || raw {
+		readAt := time.Now()
 		tok, werr := p.authenticate(ctx, secret)
 		if werr != nil {
 			fail(werr)
 			return
 		}
+
 		if raw {
 			var e *wire.Error
 			acc, e = p.resolve(ctx, tok, strings.Clone(roomName))
@@ -132,7 +134,7 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 			}
 		}
 		var werr2 *wire.Error
-		s, werr2 = p.admit(ctx, tok, raw, c)
+		s, werr2 = p.admit(ctx, tok, readAt, raw, c)
 		if werr2 != nil {
 			fail(werr2)
 			return
@@ -202,7 +204,9 @@ func (p *Puddle) authenticate(ctx context.Context, secret string) (*store.Token,
 }
 
 // admit takes a slot of the token and makes the socket (not yet running).
-func (p *Puddle) admit(ctx context.Context, tok *store.Token, raw bool, c net.Conn) (*Socket, *wire.Error) {
+// readAt is when the token was read, for catching up with changes made
+// before the socket registers.
+func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, raw bool, c net.Conn) (*Socket, *wire.Error) {
 	mode := "envelope"
 	if raw {
 		mode = "raw"
@@ -218,7 +222,9 @@ func (p *Puddle) admit(ctx context.Context, tok *store.Token, raw bool, c net.Co
 		p.log.Error("admit failed", "token", tok.ID, "error", err)
 		return nil, wire.Errorf(wire.CodeInternal, "admission failed")
 	}
-	return newSocket(p, e.ID, tok, raw, c), nil
+	s := newSocket(p, e.ID, tok, raw, c)
+	s.readAt = readAt
+	return s, nil
 }
 
 // firstMessageAuth waits up to the auth timeout for {"type":"auth"} on an
@@ -250,12 +256,13 @@ func (p *Puddle) firstMessageAuth(c net.Conn, extra []byte, remote string) *Sock
 	// handshake's bound, as a header token would.
 	ctx, cancel := context.WithTimeout(p.ctx, opts.HandshakeTimeout)
 	defer cancel()
+	readAt := time.Now()
 	tok, werr := p.authenticate(ctx, cmd.Token)
 	if werr != nil {
 		refuse(werr, cmd.Ref)
 		return nil
 	}
-	s, werr := p.admit(ctx, tok, false, c)
+	s, werr := p.admit(ctx, tok, readAt, false, c)
 	if werr != nil {
 		refuse(werr, cmd.Ref)
 		return nil

@@ -32,6 +32,7 @@ type Socket struct {
 	extra   []byte
 
 	tok     atomic.Pointer[store.Token]
+	readAt  time.Time     // when tok was read: changes after it must reach the socket
 	limiter *rate.Limiter // nil when rate limiting is off
 
 	// Outbound queue, guarded by wmu.
@@ -264,7 +265,7 @@ func (s *Socket) run() {
 	}
 	s.p.router.AddSocket(s.id, s)
 	s.lastRead.Store(time.Now().UnixNano())
-	if !s.raw {
+	if s.catchUp(ctx) && !s.raw {
 		s.welcome(ctx)
 	}
 	s.start()
@@ -281,6 +282,25 @@ func (s *Socket) run() {
 		return
 	}
 	s.arm()
+}
+
+// catchUp applies what happened to the token between its lookup and the
+// socket's registration (from which on live changes reach the socket): a
+// revoked token closes it with 4001, new settings are applied. It reports
+// whether the socket goes on.
+func (s *Socket) catchUp(ctx context.Context) bool {
+	cur, revoked := s.p.tokens.since(s.tokenID, s.readAt)
+	if revoked {
+		s.Close(4001, "token revoked")
+		return false
+	}
+	if cur != nil && cur != s.tok.Load() {
+		old := s.tok.Swap(cur)
+		if s.raw {
+			s.applyToken(ctx, old, cur)
+		}
+	}
+	return true
 }
 
 // start lets the writer write: frames queued before the upgrade answer was

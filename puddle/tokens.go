@@ -25,7 +25,12 @@ type tokenCache struct {
 	mu       sync.Mutex
 	bySecret map[[32]byte]cachedToken
 	byID     map[string]*store.Token
+	revoked  map[string]time.Time // token id → when it was last revoked
 }
+
+// revokedMemory is how long a revocation is remembered for sockets that
+// were being admitted when it happened.
+const revokedMemory = time.Minute
 
 type cachedToken struct {
 	tok *store.Token
@@ -33,7 +38,7 @@ type cachedToken struct {
 }
 
 func newTokenCache() *tokenCache {
-	return &tokenCache{bySecret: make(map[[32]byte]cachedToken), byID: make(map[string]*store.Token)}
+	return &tokenCache{bySecret: make(map[[32]byte]cachedToken), byID: make(map[string]*store.Token), revoked: make(map[string]time.Time)}
 }
 
 // get returns the token of a secret if it was seen recently.
@@ -86,9 +91,27 @@ func (c *tokenCache) revoke(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.byID, id)
+	now := time.Now()
+	for rid, at := range c.revoked {
+		if now.Sub(at) > revokedMemory {
+			delete(c.revoked, rid)
+		}
+	}
+	c.revoked[id] = now
 	for h, e := range c.bySecret {
 		if e.tok.ID == id {
 			delete(c.bySecret, h)
 		}
 	}
+}
+
+// since tells a socket admitted with a token read at readAt what happened to
+// the token meanwhile: revoked, or its current settings (nil if unknown).
+func (c *tokenCache) since(id string, readAt time.Time) (cur *store.Token, revoked bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if at, ok := c.revoked[id]; ok && !at.Before(readAt) {
+		return nil, true
+	}
+	return c.byID[id], false
 }

@@ -1,0 +1,62 @@
+package puddle
+
+import (
+	"testing"
+	"time"
+
+	"github.com/porthouse/porthouse/store"
+)
+
+func TestTokenCache(t *testing.T) {
+	c := newTokenCache()
+	tok := store.Token{ID: "tk_a", Owner: "admin", MaxConnections: 2,
+		Subscriptions: []store.Subscription{{Room: "lobby", Send: true, Receive: true, Formats: []string{"text"}}}}
+
+	if _, ok := c.get("ph_secret"); ok {
+		t.Fatal("empty cache answered")
+	}
+	p1 := c.put("ph_secret", tok)
+	p2 := c.put("ph_other", tok) // a second secret of the same, unchanged token
+	if p1 != p2 {
+		t.Fatal("sockets of one unchanged token do not share its settings")
+	}
+	if got, ok := c.get("ph_secret"); !ok || got != p1 {
+		t.Fatalf("get = %v, %v", got, ok)
+	}
+
+	readAt := time.Now()
+	changed := tok
+	changed.MaxConnections = 5
+	p3 := c.update(changed)
+	if got, _ := c.get("ph_other"); got != p3 || got.MaxConnections != 5 {
+		t.Fatalf("update did not reach every secret: %+v", got)
+	}
+	if cur, revoked := c.since("tk_a", readAt); revoked || cur != p3 {
+		t.Fatalf("since after update = %v, %v; want the new settings", cur, revoked)
+	}
+
+	c.revoke("tk_a")
+	if _, ok := c.get("ph_secret"); ok {
+		t.Fatal("revoked token still answered")
+	}
+	if _, revoked := c.since("tk_a", readAt); !revoked {
+		t.Fatal("a socket whose token was read before the revocation must learn of it")
+	}
+	if _, revoked := c.since("tk_a", time.Now().Add(time.Millisecond)); revoked {
+		t.Fatal("a token read after its revocation (a new secret) counts as revoked")
+	}
+}
+
+func TestTokenCacheTTL(t *testing.T) {
+	c := newTokenCache()
+	c.put("ph_s", store.Token{ID: "tk_b"})
+	c.mu.Lock()
+	for h, e := range c.bySecret {
+		e.at = time.Now().Add(-2 * tokenCacheTTL)
+		c.bySecret[h] = e
+	}
+	c.mu.Unlock()
+	if _, ok := c.get("ph_s"); ok {
+		t.Fatal("an entry past its TTL was trusted")
+	}
+}
