@@ -46,8 +46,11 @@ test-deps:
 vet:
 	$(GO) vet ./...
 
+# test runs every package under the race detector, then the end-to-end suite
+# again against `supervise -workers 2` (the same tests, both process modes).
 test: test-deps vet
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
+	PORTHOUSE_TEST_MODE=supervise $(GO) test -race -timeout $(TEST_TIMEOUT) ./e2e/ ./client/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
