@@ -51,6 +51,9 @@ func (c *Conn) sendText(ctx context.Context, cmd wire.Command, data json.RawMess
 	if !json.Valid(data) {
 		return Receipt{}, errors.New("send: data is not valid JSON")
 	}
+	if err := c.checkSize(len(data)); err != nil {
+		return Receipt{}, err
+	}
 	cmd.Data = data
 	ev, err := c.do(ctx, cmd, nil)
 	if err != nil {
@@ -60,6 +63,9 @@ func (c *Conn) sendText(ctx context.Context, cmd wire.Command, data json.RawMess
 }
 
 func (c *Conn) sendBinary(ctx context.Context, cmd wire.Command, b []byte) (Receipt, error) {
+	if err := c.checkSize(len(b)); err != nil {
+		return Receipt{}, err
+	}
 	cl, err := c.start(ctx, &cmd, b, true, nil)
 	if err != nil {
 		return Receipt{}, err
@@ -69,6 +75,16 @@ func (c *Conn) sendBinary(ctx context.Context, cmd wire.Command, b []byte) (Rece
 		return Receipt{}, err
 	}
 	return receiptOf(ev), nil
+}
+
+// checkSize refuses a payload over the server's max_message_bytes (from
+// welcome) with the error the server would give, without sending it: the
+// server closes a socket whose frame is far over the limit (1009).
+func (c *Conn) checkSize(n int) error {
+	if limit := c.Welcome().Limits.MaxMessageBytes; limit > 0 && n > limit {
+		return wire.Errorf(wire.CodeTooLarge, "message is %d bytes; the server takes at most %d", n, limit)
+	}
+	return nil
 }
 
 func receiptOf(ev *wire.Event) Receipt {

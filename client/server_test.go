@@ -59,11 +59,18 @@ func TestRealServerSendReceive(t *testing.T) {
 	if _, err := a.Join(ctx, "nosuchroom", ""); !errors.As(err, &we) {
 		t.Fatalf("join unknown room: %v", err)
 	}
-	// Past max_message_bytes the server answers too_large, or closes the
-	// socket with 1009 when the frame itself is too big.
+	// Past max_message_bytes the library refuses with too_large before
+	// sending (the server would close a socket whose frame is far too big),
+	// and the connection stays usable.
 	_, err = a.Send(ctx, "lobby", strings.Repeat("x", 70000))
-	if !(errors.As(err, &we) && we.Code == wire.CodeTooLarge) && client.CloseCode(err) != wire.CloseTooBig {
-		t.Fatalf("oversized: %v", err)
+	if !errors.As(err, &we) || we.Code != wire.CodeTooLarge {
+		t.Fatalf("oversized text: %v", err)
+	}
+	if _, err := a.SendBinary(ctx, "lobby", make([]byte, 65537)); !errors.As(err, &we) || we.Code != wire.CodeTooLarge {
+		t.Fatalf("oversized binary: %v", err)
+	}
+	if _, err := a.Ping(ctx); err != nil {
+		t.Fatalf("connection unusable after a refused send: %v", err)
 	}
 }
 
