@@ -48,6 +48,12 @@ type Option func(*config.Config)
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	return StartConfig(t, testConfig(t, opts))
+}
+
+// testConfig is the config of a test server: loopback port 0, a temporary
+// data directory, the known admin password, no login or backpipe limits.
+func testConfig(t testing.TB, opts []Option) config.Config {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -57,15 +63,20 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return StartConfig(t, cfg)
+	return cfg
 }
 
 // StartConfig starts a server with exactly cfg, in the mode Mode() says.
 func StartConfig(t testing.TB, cfg config.Config) *Server {
 	t.Helper()
+	return startMode(t, cfg, Mode())
+}
+
+func startMode(t testing.TB, cfg config.Config, mode string) *Server {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: logs})
-	s := &Server{Config: cfg, logs: logs, t: t, Mode: Mode()}
+	s := &Server{Config: cfg, logs: logs, t: t, Mode: mode}
 	var boot store.Bootstrap
 	if s.Mode == ModeSupervise {
 		if cfg.Workers == 0 {
