@@ -303,3 +303,15 @@ func (s *Server) TokenFor(rooms ...string) Token {
 	}
 	return s.CreateToken(map[string]any{"name": fmt.Sprintf("t-%d", time.Now().UnixNano()), "subscriptions": subs})
 }
+
+// Restart stops the server and starts it again on the same address and data
+// directory, in the same mode: sockets drop (1001), the store and every
+// token stay.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	cfg := s.Config
+	cfg.Listen = s.Addr
+	next := startMode(s.t, cfg, s.Mode)
+	s.Srv, s.Sup = next.Srv, next.Sup
+}
