@@ -309,10 +309,7 @@ func (c *Config) validateProcs() error {
 	if c.Procs < 1 || c.Procs > MaxProcs {
 		return usagef("-procs must be between 1 and %d", MaxProcs)
 	}
-	sockets := c.Conns
-	if c.Via == ViaWS {
-		sockets += c.Publishers
-	}
+	sockets := runSockets(c)
 	if per := (sockets + c.Procs - 1) / c.Procs; per > MaxConnsPerProcess {
 		need := (sockets + MaxConnsPerProcess - 1) / MaxConnsPerProcess
 		return usagef("-procs too small: %d sockets over %d process(es) is %d per process, over the %d a process can hold under its open-files limit; use -procs %d or more",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -118,18 +119,18 @@ func (c *conn) onData(op byte, p []byte, length int64, now int64) (int64, bool) 
 	}
 	sent, pub, seq := unstamp(p)
 	id := int(pub & 0xffff)
-	if pub>>16 != uint32(g.sh.Nonce) || id >= g.sh.Publishers {
+	if pub>>16 != uint32(g.sh.Nonce) || id >= g.sh.PubIDs {
 		g.cnt.foreign.Add(1)
 		return 0, false
 	}
 	if c.pub != nil && c.pub.id == id {
-		if !c.room.Echo {
+		if !g.sh.Echo {
 			g.cnt.self.Add(1)
 			return 0, false
 		}
 		c.pub.ack()
 	} else if c.watcher {
-		if lp := g.pubByID[id]; lp != nil && lp.room == c.room {
+		if lp := g.pubByID[id]; lp != nil {
 			lp.ack()
 		}
 	}
@@ -158,11 +159,15 @@ func (c *conn) onEnvelopeText(p []byte) {
 
 // writeControl writes a control frame (pong, close).
 func (c *conn) writeControl(op byte, payload []byte) error {
-	frame := appendFrame(make([]byte, 0, 6+len(payload)), op, payload, c.mask)
+	return c.write(appendFrame(make([]byte, 0, 6+len(payload)), op, payload, c.mask))
+}
+
+// write writes frames, giving up after publishTimeout.
+func (c *conn) write(frames []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.nc.Write(frame)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(publishTimeout))
+	_, err := c.nc.Write(frames)
 	return err
 }
 
@@ -187,8 +192,8 @@ func (c *conn) close() {
 }
 
 // envelopeSetup reads the welcome of an envelope socket, leaves the rooms
-// the token joined by itself and joins room, all before deadline.
-func envelopeSetup(nc net.Conn, fr *frameReader, mask [4]byte, room string, deadline time.Time) error {
+// the token joined by itself and joins rooms, all before deadline.
+func envelopeSetup(nc net.Conn, fr *frameReader, mask [4]byte, rooms []string, deadline time.Time) error {
 	_ = nc.SetDeadline(deadline)
 	defer nc.SetDeadline(time.Time{})
 	var welcome event
@@ -201,24 +206,30 @@ func envelopeSetup(nc net.Conn, fr *frameReader, mask [4]byte, room string, dead
 	if welcome.Type != "welcome" {
 		return fmt.Errorf("envelope: expected welcome, got %q", welcome.Type)
 	}
-	joined := false
+	want := map[string]bool{}
+	for _, r := range rooms {
+		want[r] = true
+	}
 	var out []byte
 	pending := map[string]bool{}
 	for _, g := range welcome.Rooms {
 		if !g.Joined {
 			continue
 		}
-		if g.Room == room {
-			joined = true
+		if want[g.Room] {
+			delete(want, g.Room)
 			continue
 		}
-		ref := "leave-" + g.Room
+		ref := "leave " + g.Room
 		out = appendFrame(out, opText, mustJSON(map[string]string{"type": "leave", "room": g.Room, "ref": ref}), mask)
 		pending[ref] = true
 	}
-	if !joined {
-		out = appendFrame(out, opText, mustJSON(map[string]string{"type": "join", "room": room, "ref": "join"}), mask)
-		pending["join"] = true
+	for _, r := range rooms {
+		if want[r] {
+			ref := "join " + r
+			out = appendFrame(out, opText, mustJSON(map[string]string{"type": "join", "room": r, "ref": ref}), mask)
+			pending[ref] = true
+		}
 	}
 	if len(out) > 0 {
 		if _, err := nc.Write(out); err != nil {
@@ -235,8 +246,8 @@ func envelopeSetup(nc net.Conn, fr *frameReader, mask [4]byte, room string, dead
 			continue
 		}
 		delete(pending, ref)
-		if ev.Type == "error" && ref == "join" {
-			return fmt.Errorf("join %s: %s: %s", room, ev.Code, ev.Message)
+		if ev.Type == "error" && strings.HasPrefix(ref, "join ") {
+			return fmt.Errorf("%s: %s: %s", ref, ev.Code, ev.Message)
 		}
 	}
 	return nil

@@ -33,6 +33,16 @@ func appendFrame(dst []byte, op byte, payload []byte, mask [4]byte) []byte {
 	return dst
 }
 
+// appendFrame2 appends one final masked client frame whose payload is a
+// followed by b.
+func appendFrame2(dst []byte, op byte, a, b []byte, mask [4]byte) []byte {
+	dst = appendFrameHeader(dst, op, len(a)+len(b), true, mask)
+	start := len(dst)
+	dst = append(append(dst, a...), b...)
+	ws.Cipher(dst[start:], mask, 0)
+	return dst
+}
+
 // appendFrameHeader appends the header of a final frame of n payload bytes,
 // masked (client) or not (server).
 func appendFrameHeader(dst []byte, op byte, n int, masked bool, mask [4]byte) []byte {

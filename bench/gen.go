@@ -54,7 +54,10 @@ type gen struct {
 // connections for every request in flight.
 func (g *gen) httpClient() *http.Client {
 	g.httpOnce.Do(func() {
-		n := max(len(g.pubs)*min(g.sh.Inflight, maxHTTPWorkers), 2)
+		n := 2
+		for _, p := range g.pubs {
+			n += min(p.inflight, maxHTTPWorkers)
+		}
 		g.hc = &http.Client{
 			Timeout: publishTimeout,
 			Transport: &http.Transport{
@@ -72,9 +75,9 @@ func (g *gen) httpClient() *http.Client {
 type roomState struct {
 	roomShare
 	receivers  atomic.Int64 // receivers open
-	pubSockets atomic.Int64 // publisher sockets open
+	pubSockets atomic.Int64 // publisher sockets in the room
 	sent       atomic.Int64
-	watching   atomic.Bool // a receiver acknowledges this room's local publishers
+	watching   atomic.Bool // a receiver acknowledges the local publishers' messages
 }
 
 func newGen(sh share) (*gen, error) {
@@ -82,7 +85,7 @@ func newGen(sh share) (*gen, error) {
 		sh:       sh,
 		rec:      newRecorder(),
 		envelope: sh.Mode == ModeEnvelope,
-		pubByID:  make([]*publisher, sh.Publishers),
+		pubByID:  make([]*publisher, sh.PubIDs),
 		reasons:  map[string]int{},
 		closes:   map[int]int{},
 		dialHist: newLatencyHistogram(),
@@ -104,24 +107,32 @@ func newGen(sh share) (*gen, error) {
 		g.peek = min(g.bufSize-16, 1024)
 	}
 	for _, rs := range sh.Rooms {
-		r := &roomState{roomShare: rs}
-		g.rooms = append(g.rooms, r)
-		for _, id := range rs.Pubs {
-			if id < 0 || id >= sh.Publishers {
-				return nil, fmt.Errorf("publisher %d out of range", id)
-			}
-			p := newPublisher(g, id, r)
-			g.pubs = append(g.pubs, p)
-			g.pubByID[id] = p
+		g.rooms = append(g.rooms, &roomState{roomShare: rs})
+	}
+	for _, ps := range sh.Pubs {
+		if ps.ID < 0 || ps.ID >= sh.PubIDs || len(ps.Rooms) == 0 || ps.Inflight < 1 {
+			return nil, fmt.Errorf("bad publisher %+v", ps)
 		}
+		var rooms []*roomState
+		for _, ri := range ps.Rooms {
+			if ri < 0 || ri >= len(g.rooms) {
+				return nil, fmt.Errorf("publisher %d: room %d out of range", ps.ID, ri)
+			}
+			rooms = append(rooms, g.rooms[ri])
+		}
+		p := newPublisher(g, ps, rooms)
+		g.pubs = append(g.pubs, p)
+		g.pubByID[ps.ID] = p
 	}
 	return g, nil
 }
 
-// dialTask is one socket to open.
+// dialTask is one socket to open: a receiver of room, or a publisher's
+// socket (for its lane, in raw mode; for all its rooms, in envelope mode).
 type dialTask struct {
 	room *roomState
 	pub  *publisher
+	lane *lane
 }
 
 // connectReport is what connect tells the parent.
@@ -159,7 +170,13 @@ func (g *gen) connect(ctx context.Context) connectReport {
 	}
 	if g.sh.Via == ViaWS {
 		for _, p := range g.pubs {
-			tasks = append(tasks, dialTask{room: p.room, pub: p})
+			if g.envelope {
+				tasks = append(tasks, dialTask{room: p.lanes[0].room, pub: p})
+				continue
+			}
+			for _, l := range p.lanes {
+				tasks = append(tasks, dialTask{room: l.room, pub: p, lane: l})
+			}
 		}
 	}
 	g.connectStart = time.Now()
@@ -216,20 +233,30 @@ func (g *gen) open(ctx context.Context, t dialTask, i int) {
 	_, _ = rand.Read(c.mask[:])
 	c.fr = newFrameReader(nc, g.bufSize, leftover)
 	if g.envelope {
-		if err := envelopeSetup(nc, c.fr, c.mask, t.room.Name, time.Now().Add(g.sh.DialTimeout)); err != nil {
+		rooms := []string{t.room.Name}
+		if t.pub != nil {
+			rooms = t.pub.roomNames()
+		}
+		if err := envelopeSetup(nc, c.fr, c.mask, rooms, time.Now().Add(g.sh.DialTimeout)); err != nil {
 			_ = nc.Close()
 			g.fail(err.Error())
 			return
 		}
 	}
-	if g.sh.Publishers > 0 && g.sh.Publishers <= maxOrderedPublishers && !g.sh.Idle && g.sh.Via == ViaWS {
-		c.lastSeq = make([]uint32, g.sh.Publishers)
+	if g.sh.PubIDs > 0 && g.sh.PubIDs <= maxOrderedPublishers && !g.sh.Idle && g.sh.Via == ViaWS {
+		c.lastSeq = make([]uint32, g.sh.PubIDs)
 	}
 	elapsed := time.Since(start)
-	if t.pub != nil {
-		t.pub.c = c
+	switch {
+	case t.lane != nil:
+		t.lane.c = c
 		t.room.pubSockets.Add(1)
-	} else {
+	case t.pub != nil:
+		t.pub.c = c
+		for _, l := range t.pub.lanes {
+			l.room.pubSockets.Add(1)
+		}
+	default:
 		t.room.receivers.Add(1)
 		if t.room.Watch && t.room.watching.CompareAndSwap(false, true) {
 			c.watcher = true
@@ -269,12 +296,15 @@ func (g *gen) start() {
 	g.pubCancel = cancel
 	g.mu.Unlock()
 	for _, p := range g.pubs {
-		if g.sh.Via == ViaWS && p.c == nil {
-			continue // its socket did not open
+		if !p.ready() {
+			g.warn(fmt.Sprintf("publisher %d: no socket opened, so it does not send", p.id))
+			continue
 		}
-		if p.room.Watch && !p.room.watching.Load() {
-			p.selfAck = true
-			g.warn(fmt.Sprintf("room %s: no receiver in publisher %d's process opened, so its window counts sends, not deliveries", p.room.Name, p.id))
+		for _, l := range p.lanes {
+			if l.room.Watch && !l.room.watching.Load() && !p.selfAck {
+				p.selfAck = true
+				g.warn(fmt.Sprintf("room %s: no receiver opened in publisher %d's process, so its window counts sends, not deliveries", l.room.Name, p.id))
+			}
 		}
 		g.pubDone.Add(1)
 		go func() {
@@ -359,6 +389,9 @@ func (g *gen) finish() finalReport {
 	conns := g.conns
 	g.mu.Unlock()
 	closeAll(conns)
+	if g.hc != nil {
+		g.hc.CloseIdleConnections()
+	}
 	waitTimeout(&g.readers, 10*time.Second)
 	rep := finalReport{
 		Received:   g.cnt.received.Load(),

@@ -20,28 +20,79 @@ const (
 	envelopeSendType = `{"type":"send","room":`
 )
 
-// publisher sends one room its stamped messages, keeping at most Inflight
-// of them on their way: it takes a token from window for every message and
-// gets it back when the message comes back to its own socket (echo), when a
-// receiver of its room in this process sees it (watch), or, when neither
-// can happen, when it was sent (selfAck).
+// publisher sends its rooms stamped messages, one room after the other,
+// keeping at most inflight of them on their way: it takes a token from
+// window for every message and gets it back when the message comes back to
+// its own socket (echo), when a receiver of the room in this process sees
+// it (watch), or, when neither can happen, when it was sent (selfAck).
 type publisher struct {
-	g       *gen
-	id      int
-	room    *roomState
-	c       *conn // its socket (-via ws)
-	window  chan struct{}
-	selfAck bool
-	stamp   uint32 // run nonce << 16 | id
-	seq     uint32
+	g        *gen
+	id       int
+	lanes    []*lane
+	c        *conn // the one socket of an envelope-mode publisher
+	window   chan struct{}
+	inflight int
+	rate     float64
+	selfAck  bool
+	stamp    uint32 // run nonce << 16 | id
+	seq      uint32
 }
 
-func newPublisher(g *gen, id int, r *roomState) *publisher {
-	p := &publisher{g: g, id: id, room: r, window: make(chan struct{}, g.sh.Inflight), stamp: uint32(g.sh.Nonce)<<16 | uint32(id)}
-	for range g.sh.Inflight {
+// lane is one room of a publisher.
+type lane struct {
+	room   *roomState
+	c      *conn  // raw mode: the socket bound to this room
+	prefix []byte // envelope mode: the send command before the payload
+	target string // -via http: the backpipe URL
+	buf    []byte // frames of the current batch
+	n      int64  // messages in buf
+	dead   bool   // its socket failed
+}
+
+func newPublisher(g *gen, ps pubShare, rooms []*roomState) *publisher {
+	p := &publisher{
+		g: g, id: ps.ID, inflight: ps.Inflight, rate: ps.Rate,
+		window: make(chan struct{}, ps.Inflight),
+		stamp:  uint32(g.sh.Nonce)<<16 | uint32(ps.ID),
+	}
+	for range ps.Inflight {
 		p.window <- struct{}{}
 	}
+	for _, r := range rooms {
+		l := &lane{room: r}
+		if g.envelope {
+			l.prefix = append(append([]byte(envelopeSendType), mustJSON(r.Name)...), "}\n"...)
+		}
+		if g.sh.Via == ViaHTTP {
+			l.target = g.sh.HTTPURL + "/api/v1/rooms/" + url.PathEscape(r.Name) + "/messages"
+		}
+		p.lanes = append(p.lanes, l)
+	}
 	return p
+}
+
+func (p *publisher) roomNames() []string {
+	names := make([]string, len(p.lanes))
+	for i, l := range p.lanes {
+		names[i] = l.room.Name
+	}
+	return names
+}
+
+// ready reports whether the publisher has a way to send.
+func (p *publisher) ready() bool {
+	switch {
+	case p.g.sh.Via == ViaHTTP:
+		return true
+	case p.g.envelope:
+		return p.c != nil
+	}
+	for _, l := range p.lanes {
+		if l.c != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ack gives one window token back.
@@ -73,27 +124,104 @@ func (p *publisher) acquire(ctx context.Context, most int64) int64 {
 }
 
 func (p *publisher) run(ctx context.Context) {
-	if p.g.sh.Via == ViaHTTP {
+	switch {
+	case p.g.sh.Via == ViaHTTP:
 		p.runHTTP(ctx)
-		return
+	case p.g.envelope:
+		p.runEnvelope(ctx)
+	default:
+		p.runRaw(ctx)
 	}
-	p.runWS(ctx)
 }
 
-// runWS writes batches of frames on the publisher's socket.
-func (p *publisher) runWS(ctx context.Context) {
+// batchSize is how many messages of size bytes go into one write.
+func batchSize(size int) int64 {
+	return int64(max(1, min(maxBatchFrames, maxBatchBytes/(size+14))))
+}
+
+// runRaw writes bare frames, each message on the socket of the next room
+// in turn, every socket's share of a batch in one write.
+func (p *publisher) runRaw(ctx context.Context) {
 	g := p.g
-	var prefix []byte
-	if g.envelope {
-		prefix = append([]byte(envelopeSendType), mustJSON(p.room.Name)...)
-		prefix = append(prefix, "}\n"...)
+	payload := bytes.Repeat([]byte{fillerByte}, g.sh.Size)
+	batch := batchSize(g.sh.Size)
+	var live []*lane
+	for _, l := range p.lanes {
+		if l.c != nil {
+			live = append(live, l)
+		}
 	}
-	body := append(prefix, bytes.Repeat([]byte{fillerByte}, g.sh.Size)...)
-	payload := body[len(prefix):]
-	frameSize := len(body) + 14
-	batch := int64(max(1, min(maxBatchFrames, maxBatchBytes/frameSize)))
-	buf := make([]byte, 0, int(batch)*frameSize)
-	pace := newPacer(g.sh.PubRate)
+	pace := newPacer(p.rate)
+	next := 0
+	for len(live) > 0 {
+		due := pace.due(ctx, batch)
+		if due == 0 {
+			return
+		}
+		n := p.acquire(ctx, due)
+		if n == 0 {
+			return
+		}
+		now := time.Now().UnixNano()
+		var used []*lane
+		for range n {
+			l := live[next%len(live)]
+			next++
+			if l.n == 0 {
+				used = append(used, l)
+			}
+			p.seq++
+			stamp(payload, now, p.stamp, p.seq)
+			l.buf = appendFrame(l.buf, opBinary, payload, l.c.mask)
+			l.n++
+		}
+		for _, l := range used {
+			if err := l.c.write(l.buf); err != nil {
+				if ctx.Err() == nil {
+					g.noteSendError("publisher write: " + err.Error())
+					g.cnt.sendErrors.Add(1)
+				}
+				l.dead = true
+			} else {
+				p.sent(l, l.n)
+			}
+			l.buf, l.n = l.buf[:0], 0
+		}
+		pace.issued += n
+		if anyDead(live) {
+			live = pruneDead(live)
+		}
+	}
+}
+
+func anyDead(ls []*lane) bool {
+	for _, l := range ls {
+		if l.dead {
+			return true
+		}
+	}
+	return false
+}
+
+func pruneDead(ls []*lane) []*lane {
+	out := ls[:0]
+	for _, l := range ls {
+		if !l.dead {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// runEnvelope writes send commands on the publisher's one socket, each
+// message to the next room in turn.
+func (p *publisher) runEnvelope(ctx context.Context) {
+	g := p.g
+	payload := bytes.Repeat([]byte{fillerByte}, g.sh.Size)
+	batch := batchSize(g.sh.Size + len(p.lanes[0].prefix))
+	var buf []byte
+	pace := newPacer(p.rate)
+	next := 0
 	for {
 		due := pace.due(ctx, batch)
 		if due == 0 {
@@ -105,51 +233,56 @@ func (p *publisher) runWS(ctx context.Context) {
 		}
 		now := time.Now().UnixNano()
 		buf = buf[:0]
+		first := next
 		for range n {
+			l := p.lanes[next%len(p.lanes)]
+			next++
 			p.seq++
 			stamp(payload, now, p.stamp, p.seq)
-			buf = appendFrame(buf, opBinary, body, p.c.mask)
+			buf = appendFrame2(buf, opBinary, l.prefix, payload, p.c.mask)
 		}
-		p.c.wmu.Lock()
-		_ = p.c.nc.SetWriteDeadline(time.Now().Add(publishTimeout))
-		_, err := p.c.nc.Write(buf)
-		p.c.wmu.Unlock()
-		if err != nil {
+		if err := p.c.write(buf); err != nil {
 			if ctx.Err() == nil {
 				g.noteSendError("publisher write: " + err.Error())
 				g.cnt.sendErrors.Add(1)
 			}
 			return
 		}
+		for i := first; i < next; i++ {
+			p.sent(p.lanes[i%len(p.lanes)], 1)
+		}
 		pace.issued += n
-		p.room.sent.Add(n)
-		g.cnt.sent.Add(n)
-		if p.selfAck {
-			for range n {
-				p.ack()
-			}
+	}
+}
+
+// sent counts n messages written to l's room.
+func (p *publisher) sent(l *lane, n int64) {
+	l.room.sent.Add(n)
+	p.g.cnt.sent.Add(n)
+	if p.selfAck {
+		for range n {
+			p.ack()
 		}
 	}
 }
 
-// runHTTP posts each message to the backpipe, with up to Inflight requests
-// at a time.
+// runHTTP posts each message to the backpipe of the next room in turn,
+// with up to inflight requests at a time.
 func (p *publisher) runHTTP(ctx context.Context) {
 	g := p.g
-	target := g.sh.HTTPURL + "/api/v1/rooms/" + url.PathEscape(p.room.Name) + "/messages"
-	jobs := make(chan []byte)
+	type job struct {
+		l    *lane
+		body []byte
+	}
+	jobs := make(chan job)
 	var wg sync.WaitGroup
-	for range min(g.sh.Inflight, maxHTTPWorkers) {
+	for range min(p.inflight, maxHTTPWorkers) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for body := range jobs {
-				if p.post(target, body) {
-					p.room.sent.Add(1)
-					g.cnt.sent.Add(1)
-					if p.selfAck {
-						p.ack()
-					}
+			for j := range jobs {
+				if p.post(j.l.target, j.body) {
+					p.sent(j.l, 1)
 				} else {
 					g.cnt.sendErrors.Add(1)
 					p.ack()
@@ -161,8 +294,8 @@ func (p *publisher) runHTTP(ctx context.Context) {
 		close(jobs)
 		wg.Wait()
 	}()
-	pace := newPacer(g.sh.PubRate)
-	for {
+	pace := newPacer(p.rate)
+	for next := 0; ; next++ {
 		if pace.due(ctx, 1) == 0 || p.acquire(ctx, 1) == 0 {
 			return
 		}
@@ -170,7 +303,7 @@ func (p *publisher) runHTTP(ctx context.Context) {
 		p.seq++
 		stamp(body, time.Now().UnixNano(), p.stamp, p.seq)
 		select {
-		case jobs <- body:
+		case jobs <- job{p.lanes[next%len(p.lanes)], body}:
 			pace.issued++
 		case <-ctx.Done():
 			return

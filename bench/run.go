@@ -45,10 +45,17 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 	}()
 	r.tgt = tgt
+	shares, err := r.plan()
+	if err != nil {
+		return nil, err
+	}
+	if err := tgt.makeTokens(ctx, shares); err != nil {
+		return nil, interrupted(ctx, err)
+	}
 	if err := r.probe(ctx); err != nil {
 		return nil, interrupted(ctx, err)
 	}
-	if err := r.startDrivers(); err != nil {
+	if err := r.startDrivers(shares); err != nil {
 		return nil, err
 	}
 	defer r.killDrivers()
@@ -80,13 +87,13 @@ type runner struct {
 	stops   []stopReport
 	finals  []finalReport
 	cpu0    float64 // this process's CPU when the drivers started
+	echo    bool    // every room echoes
 }
 
 // roomTotals are one room's figures summed over the client processes.
 type roomTotals struct {
 	members int64
 	sent    int64
-	echo    bool
 }
 
 // probe opens one socket first, so that a wrong URL or token is one clear
@@ -109,43 +116,52 @@ func (r *runner) probe(ctx context.Context) error {
 	defer nc.Close()
 	if r.cfg.Mode == ModeEnvelope {
 		fr := newFrameReader(nc, 4096, leftover)
-		if err := envelopeSetup(nc, fr, [4]byte{1, 2, 3, 4}, rm.Name, time.Now().Add(r.cfg.DialTimeout)); err != nil {
+		if err := envelopeSetup(nc, fr, [4]byte{1, 2, 3, 4}, []string{rm.Name}, time.Now().Add(r.cfg.DialTimeout)); err != nil {
 			return fmt.Errorf("cannot use room %s: %w", rm.Name, err)
 		}
 	}
 	return nil
 }
 
-// startDrivers plans the shares and starts their generators.
-func (r *runner) startDrivers() error {
+// plan spreads the run over the client processes.
+func (r *runner) plan() ([]share, error) {
 	cfg, t := r.cfg, r.tgt
 	var nonce [2]byte
 	_, _ = rand.Read(nonce[:])
 	base := share{
-		URL: t.wsURL, Mode: cfg.Mode, Via: cfg.Via, HTTPURL: t.httpURL, APIKey: t.apiKey,
-		Size: cfg.Size, Inflight: cfg.Inflight, Idle: cfg.Idle, Nonce: binary.LittleEndian.Uint16(nonce[:]),
+		URL: t.wsURL, Mode: cfg.Mode, Via: cfg.Via, HTTPURL: t.httpURL,
+		Size: cfg.Size, Idle: cfg.Idle, Nonce: binary.LittleEndian.Uint16(nonce[:]),
 		SourceIPs: cfg.SourceIPs, DialConcurrency: cfg.DialConcurrency, DialTimeout: cfg.DialTimeout, ConnectTimeout: cfg.ConnectTimeout,
 	}
+	if cfg.Via == ViaHTTP {
+		base.APIKey = t.apiKey
+	}
+	echo := true
+	for _, rm := range t.rooms {
+		echo = echo && rm.Echo
+	}
+	in := planInput{rooms: t.rooms, conns: cfg.Conns, publishers: cfg.Publishers, procs: cfg.Procs, inflight: cfg.Inflight, echo: echo}
 	if cfg.Rate > 0 && cfg.Publishers > 0 {
-		base.PubRate = cfg.Rate / float64(cfg.Publishers)
+		in.rate = cfg.Rate / float64(cfg.Publishers)
 	}
-	if cfg.Via != ViaHTTP {
-		base.APIKey = ""
-	}
-	shares, err := plan(base, t.rooms, cfg.Conns, cfg.Publishers, cfg.Procs, cfg.Via)
+	shares, err := plan(base, in)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	r.echo = echo
 	r.rooms = map[string]*roomTotals{}
 	for _, rm := range t.rooms {
-		r.rooms[rm.Name] = &roomTotals{echo: rm.Echo}
+		r.rooms[rm.Name] = &roomTotals{}
 	}
+	return shares, nil
+}
+
+// startDrivers starts a generator per share: in this process, or in child
+// processes.
+func (r *runner) startDrivers(shares []share) error {
 	r.cpu0 = selfCPU()
 	for k := range shares {
-		if len(t.tokens) > 0 {
-			shares[k].Token = t.tokens[k%len(t.tokens)]
-		}
-		if cfg.Procs == 1 {
+		if r.cfg.Procs == 1 {
 			g, err := newGen(shares[k])
 			if err != nil {
 				return err
@@ -153,7 +169,7 @@ func (r *runner) startDrivers() error {
 			r.drivers = append(r.drivers, localDriver{g})
 			continue
 		}
-		d, err := startChild(cfg, shares[k])
+		d, err := startChild(r.cfg, shares[k])
 		if err != nil {
 			r.killDrivers()
 			return err
@@ -332,10 +348,7 @@ func (r *runner) totals() tick {
 func (r *runner) connectLine(start time.Time) string {
 	t := r.totals()
 	el := time.Since(start).Seconds()
-	total := r.cfg.Conns
-	if r.cfg.Via == ViaWS {
-		total += r.cfg.Publishers
-	}
+	total := runSockets(r.cfg)
 	return fmt.Sprintf("connect  %s/%s open  %s failed  %s/s", num64(t.Opened), num(total), num64(t.Failed), num(int(float64(t.Opened)/max(el, 1e-9))))
 }
 
@@ -465,7 +478,7 @@ func (r *runner) load(ctx context.Context) error {
 	for _, t := range r.rooms {
 		res.Sent += t.sent
 		self := int64(0)
-		if r.cfg.Via == ViaWS && !t.echo {
+		if r.cfg.Via == ViaWS && !r.echo {
 			self = 1
 		}
 		res.Expected += t.sent * max(t.members-self, 0)

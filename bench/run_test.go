@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -79,6 +80,24 @@ func TestRunRawTarget(t *testing.T) {
 	}
 	if len(res.Processes) != 1 || res.Processes[0].Received != res.Received {
 		t.Fatalf("processes %+v", res.Processes)
+	}
+}
+
+// TestRunManyRooms: with more rooms than publishers each publisher sends
+// to its rooms in turn, on a socket per room (raw mode), so every room gets
+// traffic; over two processes a publisher's rooms may be split.
+func TestRunManyRooms(t *testing.T) {
+	for _, procs := range []int{1, 2} {
+		cfg := testConfig()
+		cfg.Target = TargetRaw
+		cfg.URL = startRef(t) + "/many/{room}"
+		cfg.Conns = 30
+		cfg.Rooms = 10
+		cfg.Publishers = 3
+		cfg.Procs = procs
+		cfg.Command = fmt.Sprintf("raw target, 10 rooms, 3 publishers, -procs %d", procs)
+		res := run(t, cfg)
+		checkDelivered(t, res, 40)
 	}
 }
 
@@ -173,7 +192,7 @@ func TestRunSpawned(t *testing.T) {
 		set  func(*Config)
 	}{
 		{"raw", func(c *Config) {}},
-		{"envelope procs 2", func(c *Config) { c.Mode = ModeEnvelope; c.Procs = 2; c.Rooms = 2 }},
+		{"envelope procs 2", func(c *Config) { c.Mode = ModeEnvelope; c.Procs = 2; c.Rooms = 5 }},
 		{"via http", func(c *Config) { c.Via = ViaHTTP; c.Inflight = 8 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

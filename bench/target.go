@@ -18,7 +18,7 @@ type target struct {
 	httpURL string // http://host:port (Porthouse)
 	apiKey  string
 	rooms   []room
-	tokens  []string // one per client process; nil for none (raw target)
+	tokens  []string // the token of each client process (one for all with -token); nil for none (raw target)
 	pid     int      // a local server process to measure, or 0
 	server  *spawned
 	api     *apiClient
@@ -47,7 +47,7 @@ func setupTarget(ctx context.Context, cfg *Config) (t *target, err error) {
 	case cfg.APIKey != "":
 		t.wsURL, t.httpURL, err = splitURL(cfg.URL)
 		if err == nil {
-			err = t.makeRoomsAndTokens(ctx, cfg, newAPIClient(t.httpURL, cfg.APIKey))
+			err = t.makeRooms(ctx, cfg, newAPIClient(t.httpURL, cfg.APIKey))
 		}
 	default:
 		err = t.useToken(cfg)
@@ -100,9 +100,7 @@ func (t *target) useToken(cfg *Config) error {
 	for _, name := range roomNames(cfg) {
 		t.rooms = append(t.rooms, room{Name: name, Path: porthousePath(cfg.Mode, name), Echo: cfg.Echo})
 	}
-	for range cfg.Procs {
-		t.tokens = append(t.tokens, cfg.Token)
-	}
+	t.tokens = []string{cfg.Token}
 	return nil
 }
 
@@ -173,7 +171,7 @@ func (t *target) spawnPorthouse(ctx context.Context, cfg *Config) error {
 	if _, err := api.loginForKey(ctx, "admin", password); err != nil {
 		return fmt.Errorf("spawned server: %w", err)
 	}
-	return t.makeRoomsAndTokens(ctx, cfg, api)
+	return t.makeRooms(ctx, cfg, api)
 }
 
 // waitReady polls /readyz until the spawned server is ready.
@@ -199,9 +197,9 @@ func (t *target) waitReady(ctx context.Context) error {
 	}
 }
 
-// makeRoomsAndTokens creates the rooms (echo on, so publishers see their
-// own messages come back) and one token per client process.
-func (t *target) makeRoomsAndTokens(ctx context.Context, cfg *Config, api *apiClient) error {
+// makeRooms creates the rooms, echo on, so that publishers see their own
+// messages come back.
+func (t *target) makeRooms(ctx context.Context, cfg *Config, api *apiClient) error {
 	t.api, t.apiKey = api, api.key
 	names := roomNames(cfg)
 	t.rooms = make([]room, len(names))
@@ -241,15 +239,33 @@ func (t *target) makeRoomsAndTokens(ctx context.Context, cfg *Config, api *apiCl
 	if firstErr != nil {
 		return firstErr
 	}
-	sockets := cfg.Conns + cfg.Publishers
-	per := (sockets+cfg.Procs-1)/cfg.Procs + 16
-	for k := range cfg.Procs {
-		tok, err := api.createToken(ctx, fmt.Sprintf("porthouse bench %d", k), names, min(per, 100_000))
+	return nil
+}
+
+// makeTokens gives each share its token: one made for it, with enough
+// max_connections for its sockets, when bench has an API key; else the
+// one token given.
+func (t *target) makeTokens(ctx context.Context, shares []share) error {
+	if t.api == nil {
+		for k := range shares {
+			if len(t.tokens) > 0 {
+				shares[k].Token = t.tokens[0]
+			}
+		}
+		return nil
+	}
+	names := make([]string, len(t.rooms))
+	for i, rm := range t.rooms {
+		names[i] = rm.Name
+	}
+	for k := range shares {
+		tok, err := t.api.createToken(ctx, fmt.Sprintf("porthouse bench %d", k), names, min(shares[k].sockets()+16, 100_000))
 		if err != nil {
 			return fmt.Errorf("create token: %w", err)
 		}
 		t.madeTokens = append(t.madeTokens, tok.ID)
 		t.tokens = append(t.tokens, tok.Secret)
+		shares[k].Token = tok.Secret
 	}
 	return nil
 }
