@@ -10,13 +10,19 @@
 //     plain broadcast server (-target raw), including the reference one in
 //     refserver.go;
 //   - plan.go: how receivers, publishers and rooms are spread over client
-//     processes, and how each publisher learns that its messages arrived;
+//     processes. Publisher i sends to room i%rooms, or, with more rooms than
+//     publishers, to its run of rooms in turn (one socket per room in raw
+//     mode). Each publisher keeps -inflight messages on their way and learns
+//     that one arrived from its own socket (rooms that echo), or from a
+//     receiver of the room in its own process (a "watcher": no echo, -via
+//     http, raw broadcast targets);
 //   - dial.go, frames.go, conn.go: the client side on github.com/gobwas/ws:
 //     dialing from several loopback source addresses (IP_BIND_ADDRESS_NO_PORT),
 //     masked client frames, and a streaming frame reader that only looks at
 //     the first bytes of each payload (send timestamp, publisher, sequence);
 //   - gen.go, publisher.go: one process's share of the load: its
 //     connections, receivers and publishers, counters and latency histogram;
+//     publishers write a batch of frames per socket with one write;
 //   - child.go: the same share run in a child process (-procs N), driven over
 //     stdin and reporting JSON lines on stdout, histograms serialised;
 //   - run.go: the phases of a run (set up, connect, hold or load, drain,
