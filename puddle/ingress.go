@@ -223,7 +223,7 @@ func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, 
 		return nil, wire.Errorf(wire.CodeInternal, "admission failed")
 	}
 	s := newSocket(p, e.ID, tok, raw, c)
-	s.readAt = readAt
+	s.readAt = readAt.UnixNano()
 	return s, nil
 }
 

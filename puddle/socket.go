@@ -29,10 +29,9 @@ type Socket struct {
 	owner   string
 	raw     bool
 	conn    net.Conn
-	extra   []byte
 
 	tok     atomic.Pointer[store.Token]
-	readAt  time.Time     // when tok was read: changes after it must reach the socket
+	readAt  int64         // unix ns when tok was read: later changes must reach the socket
 	limiter *rate.Limiter // nil when rate limiting is off
 
 	// Outbound queue, guarded by wmu.
@@ -233,6 +232,7 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 		owner:   tok.Owner,
 		raw:     raw,
 		conn:    c,
+		src:     c,
 	}
 	s.tok.Store(tok)
 	// The timer exists, stopped, before any goroutine can see the socket:
@@ -249,7 +249,9 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 	return s
 }
 
-func (s *Socket) setExtra(b []byte) { s.extra = b }
+// setExtra hands the socket bytes read past the handshake: they are read
+// before the connection.
+func (s *Socket) setExtra(b []byte) { s.src = readSource(s.conn, b) }
 
 // run starts the socket after the upgrade: registers it, starts its writer
 // and timer, then hands its reading to the poller. It returns at once; the
@@ -276,8 +278,7 @@ func (s *Socket) run() {
 		s.readLoop()
 		return
 	}
-	if len(s.extra) > 0 {
-		s.extra = nil
+	if s.src != io.Reader(s.conn) {
 		s.onReadable() // bytes read past the handshake: read them now
 		return
 	}
@@ -289,7 +290,7 @@ func (s *Socket) run() {
 // revoked token closes it with 4001, new settings are applied. It reports
 // whether the socket goes on.
 func (s *Socket) catchUp(ctx context.Context) bool {
-	cur, revoked := s.p.tokens.since(s.tokenID, s.readAt)
+	cur, revoked := s.p.tokens.since(s.tokenID, time.Unix(0, s.readAt))
 	if revoked {
 		s.Close(4001, "token revoked")
 		return false
@@ -324,7 +325,6 @@ func (s *Socket) initReader() {
 	if !s.raw {
 		limit += envelopeOverhead
 	}
-	s.src = readSource(s.conn, s.extra)
 	s.fr = &frameReader{limit: limit, ctl: s}
 }
 

@@ -15,6 +15,7 @@ func init() {
 
 // runPuddle is `porthouse puddle`, launched by the supervisor.
 func runPuddle(_ context.Context, _ []string, _ io.Reader, _, stderr io.Writer) int {
+	tuneGC()
 	if err := supervisor.RunWorker(os.Getenv); err != nil {
 		fmt.Fprintf(stderr, "porthouse puddle: %v\n", err)
 		return 1

@@ -26,6 +26,7 @@ func runServer(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return configFailed(err, stdout, stderr)
 	}
 	log := newLogger(cfg, stderr)
+	tuneGC()
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "porthouse run: %v\n", err)
