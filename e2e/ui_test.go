@@ -273,7 +273,18 @@ func TestUIBrowser(t *testing.T) {
 	}
 	b.waitFor("the token shows its live socket", fmt.Sprintf(`document.querySelector('[data-token-online="%s"]').textContent === '1'`, tokenID), 10*time.Second)
 	b.screenshot("tokens")
-	b.do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(css(`body[data-page="dashboard"]`)))
+	// The admin's server panel counts the client's socket and a refused
+	// handshake and, from the next poll on, shows rates.
+	if _, err := wstest.Dial(srv.WSURL+"/ws", wstest.Bearer("ph_not-a-token")); err == nil {
+		t.Fatal("a handshake with a bad token was accepted")
+	}
+	b.do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(css(`[data-server-panel]`)))
+	for _, fig := range []string{"sockets_open", "handshakes_refused_total"} {
+		if n := get(b, "read "+fig, chromedp.Text(css(`[data-server="`+fig+`"]`))); n == "0" || n == "" {
+			t.Errorf("server panel: %s %q, want at least 1", fig, n)
+		}
+	}
+	b.waitFor("the server panel shows rates", `[...document.querySelectorAll('[data-rate]')].every((el) => el.textContent.endsWith('/s'))`, 10*time.Second)
 	b.screenshot("dashboard")
 
 	b.do("open the console",

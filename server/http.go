@@ -52,7 +52,7 @@ func HTTPHandler(d HTTPDeps) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.Handle("/api/", d.API.Handler())
-	mux.Handle("/", ui.New(ui.Config{Store: d.Store, Live: d.Live, API: d.API, Logger: d.Log.Named("ui")}))
+	mux.Handle("/", ui.New(ui.Config{Store: d.Store, Live: d.Live, API: d.API, Logger: d.Log.Named("ui"), Metrics: d.Metrics}))
 	return mux
 }
 

@@ -92,6 +92,13 @@ func (h *Handler) purgeConsoleTokens(r *http.Request, acct store.Account) error 
 	return nil
 }
 
+// statsAnswer is GET /ui/stats: the account's live counts and, for an
+// admin only (they cross owners), the server-wide figures.
+type statsAnswer struct {
+	liveCounts
+	Server *serverFigures `json:"server,omitempty"`
+}
+
 // stats: GET /ui/stats → 200 live counts, polled by the pages.
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request, acct store.Account) {
 	c, err := h.counts(r.Context(), acct)
@@ -99,7 +106,11 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request, acct store.Accou
 		h.jsonServerError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	a := statsAnswer{liveCounts: c}
+	if acct.IsAdmin {
+		a.Server = h.serverFigures()
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 // writeJSON answers with v as JSON.

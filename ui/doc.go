@@ -3,7 +3,9 @@
 // dashboard, rooms, tokens, API keys, the account and the admin, plus a room
 // console that watches a room live over a WebSocket.
 //
-// Pages only read: they render from the store and the live server. Every
+// Pages only read: they render from the store and the live server (and, on
+// an admin's dashboard only, server-wide figures summed from the metrics
+// gatherer; owners never see figures that cross owners). Every
 // change is made by the page's script calling the JSON API (/api/v1) with the
 // session cookie, same-origin, so the API's http.CrossOriginProtection
 // guards it; the UI's own state-changing endpoint (the console token) sits

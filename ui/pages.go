@@ -50,6 +50,8 @@ type roomRow struct {
 type dashboardData struct {
 	Counts liveCounts
 	Rooms  []roomRow
+	// Server is the server panel: admins only, nil without a gatherer.
+	Server *serverFigures
 }
 
 // dashboardPage: GET /.
@@ -58,8 +60,11 @@ func (h *Handler) dashboardPage(w http.ResponseWriter, r *http.Request, acct sto
 	if !ok {
 		return
 	}
-	h.render(w, r, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "dashboard", Account: acct, Authed: true,
-		Data: dashboardData{Counts: counts, Rooms: rooms}})
+	d := dashboardData{Counts: counts, Rooms: rooms}
+	if acct.IsAdmin {
+		d.Server = h.serverFigures()
+	}
+	h.render(w, r, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "dashboard", Account: acct, Authed: true, Data: d})
 }
 
 // roomsWithCounts loads the account's rooms and live counts; on failure it

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/porthouse/porthouse/api"
 	"github.com/porthouse/porthouse/store"
@@ -24,6 +25,10 @@ type Config struct {
 	Logger hclog.Logger
 	// Secure tells the UI it is served over TLS (the console then dials wss).
 	Secure bool
+	// Metrics gathers the server's metrics (every worker's, under
+	// supervise); an admin's dashboard shows figures summed from them. nil
+	// means none.
+	Metrics prometheus.Gatherer
 }
 
 // Handler serves the HTML UI. Mount it at "/".

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/porthouse/porthouse/api"
 	"github.com/porthouse/porthouse/store"
@@ -99,6 +102,12 @@ const adminPassword = "admin-password"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvMetrics(t, nil)
+}
+
+// newEnvMetrics is newEnv with the UI reading metrics from g.
+func newEnvMetrics(t *testing.T, g prometheus.Gatherer) *env {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "ui.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +122,7 @@ func newEnv(t *testing.T) *env {
 	live := &fakeLive{}
 	apiSrv := api.New(api.Config{Store: st, Live: live, Logger: log.Named("api"), LoginRate: -1})
 	t.Cleanup(apiSrv.Close)
-	h := ui.New(ui.Config{Store: st, Live: live, API: apiSrv, Logger: log.Named("ui")})
+	h := ui.New(ui.Config{Store: st, Live: live, API: apiSrv, Logger: log.Named("ui"), Metrics: g})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())
 	mux.Handle("/", h)
@@ -572,6 +581,178 @@ func TestUIStats(t *testing.T) {
 	}
 	if s.TokenSockets["tk_1"] != 2 || s.TokenSockets["tk_2"] != 1 || s.TokenSockets["tk_9"] != 0 {
 		t.Errorf("token sockets %v", s.TokenSockets)
+	}
+	// Without a gatherer there are no server figures, even for an admin.
+	if keys := statsKeys(t, c); slices.Contains(keys, "server") {
+		t.Errorf("server figures without a gatherer: %v", keys)
+	}
+	if res := c.get("/"); strings.Contains(res.body, "data-server-panel") {
+		t.Error("server panel without a gatherer")
+	}
+}
+
+// workerMetrics are the socket-path collectors of one fake worker, with the
+// names, labels and const label worker="N" of package metrics.
+type workerMetrics struct {
+	reg        *prometheus.Registry
+	sockets    *prometheus.GaugeVec
+	handshakes *prometheus.CounterVec
+	in         *prometheus.CounterVec
+	closes     *prometheus.CounterVec
+	deliveries prometheus.Counter
+	bytesOut   prometheus.Counter
+}
+
+func newWorkerMetrics(worker string) *workerMetrics {
+	reg := prometheus.NewRegistry()
+	cl := prometheus.Labels{"worker": worker}
+	counterVec := func(name, label string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: name, ConstLabels: cl}, []string{label})
+		reg.MustRegister(c)
+		return c
+	}
+	counter := func(name string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: name, ConstLabels: cl})
+		reg.MustRegister(c)
+		return c
+	}
+	w := &workerMetrics{
+		reg:        reg,
+		sockets:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "porthouse_sockets_open", Help: "porthouse_sockets_open", ConstLabels: cl}, []string{"mode"}),
+		handshakes: counterVec("porthouse_handshakes_total", "result"),
+		in:         counterVec("porthouse_messages_in_total", "mode"),
+		closes:     counterVec("porthouse_socket_closes_total", "code"),
+		deliveries: counter("porthouse_deliveries_total"),
+		bytesOut:   counter("porthouse_bytes_out_total"),
+	}
+	reg.MustRegister(w.sockets)
+	return w
+}
+
+// failingGatherer is a gatherer that is down (a worker restarting).
+type failingGatherer struct{}
+
+func (failingGatherer) Gather() ([]*dto.MetricFamily, error) { return nil, errors.New("worker 3 down") }
+
+// serverFigures is the "server" object of GET /ui/stats.
+type serverFigures struct {
+	SampledAt          int64 `json:"sampled_at"`
+	SocketsOpen        int64 `json:"sockets_open"`
+	MessagesIn         int64 `json:"messages_in_total"`
+	Deliveries         int64 `json:"deliveries_total"`
+	BytesOut           int64 `json:"bytes_out_total"`
+	SlowConsumerCloses int64 `json:"slow_consumer_closes_total"`
+	HandshakesRefused  int64 `json:"handshakes_refused_total"`
+	Workers            []struct {
+		Worker  string
+		Sockets int64
+	}
+	Partial bool
+}
+
+func serverStats(t *testing.T, c *client) serverFigures {
+	t.Helper()
+	var s struct{ Server *serverFigures }
+	c.must(http.StatusOK, "GET", "/ui/stats", nil, &s)
+	if s.Server == nil {
+		t.Fatal("no server figures for an admin")
+	}
+	return *s.Server
+}
+
+// statsKeys lists the top-level fields of the account's GET /ui/stats.
+func statsKeys(t *testing.T, c *client) []string {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	c.must(http.StatusOK, "GET", "/ui/stats", nil, &raw)
+	var keys []string
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// TestUIServerFigures: an admin's /ui/stats and dashboard carry the
+// server-wide figures summed over labels and workers, gathered afresh each
+// time; an owner gets none of them.
+func TestUIServerFigures(t *testing.T) {
+	t.Parallel()
+	w1, w2 := newWorkerMetrics("1"), newWorkerMetrics("2")
+	var down bool
+	var mu sync.Mutex
+	e := newEnvMetrics(t, prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		gs := prometheus.Gatherers{w1.reg, w2.reg}
+		if down {
+			gs = append(gs, failingGatherer{})
+		}
+		return gs.Gather()
+	}))
+	w1.sockets.WithLabelValues("envelope").Set(3)
+	w1.sockets.WithLabelValues("raw").Set(1)
+	w2.sockets.WithLabelValues("envelope").Set(2)
+	w1.in.WithLabelValues("envelope").Add(10)
+	w1.in.WithLabelValues("raw").Add(5)
+	w2.in.WithLabelValues("envelope").Add(7)
+	w1.deliveries.Add(30)
+	w2.deliveries.Add(12)
+	w1.bytesOut.Add(1000)
+	w2.bytesOut.Add(2048)
+	w1.closes.WithLabelValues("4009").Add(2)
+	w1.closes.WithLabelValues("1001").Add(5)
+	w2.closes.WithLabelValues("4009").Add(1)
+	w1.handshakes.WithLabelValues("ok").Add(9)
+	w1.handshakes.WithLabelValues("unauthorized").Add(2)
+	w2.handshakes.WithLabelValues("ok").Add(4)
+	w2.handshakes.WithLabelValues("rate_limited").Add(1)
+
+	admin := e.login("admin")
+	before := time.Now().UnixMilli()
+	f := serverStats(t, admin)
+	if f.SocketsOpen != 6 || f.MessagesIn != 22 || f.Deliveries != 42 || f.BytesOut != 3048 ||
+		f.SlowConsumerCloses != 3 || f.HandshakesRefused != 3 || f.Partial {
+		t.Errorf("server figures %+v", f)
+	}
+	if len(f.Workers) != 2 || f.Workers[0].Worker != "1" || f.Workers[0].Sockets != 4 || f.Workers[1].Worker != "2" || f.Workers[1].Sockets != 2 {
+		t.Errorf("per-worker sockets %+v", f.Workers)
+	}
+	if f.SampledAt < before || f.SampledAt > time.Now().UnixMilli() {
+		t.Errorf("sampled_at %d", f.SampledAt)
+	}
+
+	// The page renders the panel with the first sample for the script.
+	res := admin.get("/")
+	for _, w := range []string{`data-server-panel`, `data-server="sockets_open">6<`, `data-rate="messages_in_total" data-total="22"`,
+		`data-rate="deliveries_total" data-total="42"`, `data-total="3048"`, `data-server="slow_consumer_closes_total" data-warn>3<`,
+		`data-server="handshakes_refused_total" data-warn>3<`, `worker 1</span><b>4</b>`, `worker 2</span><b>2</b>`} {
+		if !strings.Contains(res.body, w) {
+			t.Errorf("dashboard: no %q", w)
+		}
+	}
+
+	// Each poll gathers afresh; a gatherer that fails leaves its share out
+	// and says so.
+	w2.sockets.WithLabelValues("raw").Set(5)
+	w1.in.WithLabelValues("raw").Add(100)
+	w2.closes.WithLabelValues("4009").Inc()
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	f = serverStats(t, admin)
+	if f.SocketsOpen != 11 || f.MessagesIn != 122 || f.SlowConsumerCloses != 4 || !f.Partial {
+		t.Errorf("second sample %+v", f)
+	}
+
+	// An owner gets no server-wide figure, on the page or in the JSON.
+	e.addAccount("bob")
+	bob := e.login("bob")
+	if keys := statsKeys(t, bob); !slices.Equal(keys, []string{"members", "rooms", "sockets", "token_sockets", "tokens"}) {
+		t.Errorf("owner's /ui/stats fields %v", keys)
+	}
+	if res := bob.get("/"); res.status != http.StatusOK || strings.Contains(res.body, "data-server") || strings.Contains(res.body, "Slow consumers") {
+		t.Errorf("owner's dashboard shows the server panel: %d", res.status)
 	}
 }
 

@@ -293,20 +293,93 @@
 
   // --------------------------------------------------------- live counts --
 
-  // Elements with data-stat, data-members or data-token-online follow
-  // GET /ui/stats every few seconds while the page is visible.
+  // setText shows a new value and flashes it when it changed.
+  function setText(el, s) {
+    if (el.textContent === s) return;
+    el.textContent = s;
+    el.classList.add('bump');
+    setTimeout(() => el.classList.remove('bump'), 800);
+  }
+
+  // compact formats a rate: "0", "2.5", "140", "12.3k", "1.2M".
+  function compact(n) {
+    if (n < 10) return n === 0 ? '0' : n.toFixed(1).replace(/\.0$/, '');
+    if (n < 1000) return String(Math.round(n));
+    for (const [d, u] of [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']]) {
+      if (n >= d) return (n / d).toFixed(n / d < 100 ? 1 : 0).replace(/\.0$/, '') + u;
+    }
+    return String(Math.round(n));
+  }
+
+  // bytes formats a byte rate: "0 B", "512 B", "1.2 kB", "3.4 MB".
+  function bytes(n) {
+    if (n < 1000) return Math.round(n) + ' B';
+    for (const [d, u] of [[1e12, 'TB'], [1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']]) {
+      if (n >= d) return (n / d).toFixed(n / d < 100 ? 1 : 0).replace(/\.0$/, '') + ' ' + u;
+    }
+    return Math.round(n) + ' B';
+  }
+
+  // serverPanel returns what updates the admin's server panel from the
+  // "server" figures of GET /ui/stats, or null when the page has none.
+  // Counters arrive as running totals: a rate is the change since the last
+  // sample (the page's first one is in data-total and data-sampled-at)
+  // over the time between the two.
+  function serverPanel() {
+    const panel = $('[data-server-panel]');
+    if (!panel) return null;
+    const workers = $('[data-server-workers]', panel);
+    const workerList = $('[data-worker-list]', panel);
+    const partial = $('[data-server-partial]', panel);
+    return (f) => {
+      if (!f) return;
+      $$('[data-server]', panel).forEach((el) => {
+        const v = f[el.dataset.server] || 0;
+        setText(el, String(v));
+        if (el.hasAttribute('data-warn')) el.classList.toggle('warn', v > 0);
+      });
+      const secs = (f.sampled_at - Number(panel.dataset.sampledAt)) / 1000;
+      panel.dataset.sampledAt = String(f.sampled_at);
+      $$('[data-rate]', panel).forEach((el) => {
+        const total = f[el.dataset.rate] || 0;
+        const delta = total - Number(el.dataset.total);
+        el.dataset.total = String(total);
+        if (!(secs > 0) || delta < 0) return; // no time passed, or a worker restarted
+        const rate = delta / secs;
+        setText(el, el.dataset.unit === 'bytes' ? bytes(rate) + '/s' : compact(rate) + '/s');
+        el.title = `${total.toLocaleString()} in all`;
+      });
+      const ws = f.workers || [];
+      workers.hidden = !ws.length;
+      const key = JSON.stringify(ws);
+      if (workerList.dataset.key !== key) {
+        workerList.dataset.key = key;
+        workerList.textContent = '';
+        ws.forEach((w) => {
+          const chip = document.createElement('span');
+          chip.className = 'worker';
+          const id = document.createElement('span');
+          id.className = 'worker-id';
+          id.textContent = `worker ${w.worker}`;
+          const n = document.createElement('b');
+          n.textContent = String(w.sockets);
+          chip.append(id, n);
+          workerList.appendChild(chip);
+        });
+      }
+      partial.hidden = !f.partial;
+    };
+  }
+
+  // Elements with data-stat, data-members or data-token-online (and an
+  // admin's server panel) follow GET /ui/stats every few seconds while the
+  // page is visible.
   function pollStats() {
-    const wanted = $$('[data-stat], [data-members], [data-token-online]');
+    const wanted = $$('[data-stat], [data-members], [data-token-online], [data-server-panel]');
     if (!wanted.length) return;
     const liveBadges = $$('.live');
-    const set = (el, v) => {
-      const s = String(v === undefined ? 0 : v);
-      if (el.textContent !== s) {
-        el.textContent = s;
-        el.classList.add('bump');
-        setTimeout(() => el.classList.remove('bump'), 800);
-      }
-    };
+    const server = serverPanel();
+    const set = (el, v) => setText(el, String(v === undefined ? 0 : v));
     const tick = async () => {
       if (document.visibilityState !== 'visible') return;
       try {
@@ -314,6 +387,7 @@
         $$('[data-stat]').forEach((el) => set(el, c[el.dataset.stat]));
         $$('[data-members]').forEach((el) => set(el, c.members[el.dataset.members]));
         $$('[data-token-online]').forEach((el) => set(el, c.token_sockets[el.dataset.tokenOnline]));
+        if (server) server(c.server);
         liveBadges.forEach((b) => b.classList.remove('stale'));
       } catch (e) {
         liveBadges.forEach((b) => b.classList.add('stale'));
