@@ -2,7 +2,6 @@ package puddle
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,15 +52,42 @@ type frameReader struct {
 var ctrlPool = sync.Pool{New: func() any { return new([125]byte) }}
 
 func newFrameReader(c net.Conn, extra []byte, limit int) *frameReader {
+	return newFrameReaderFrom(readSource(c, extra), limit)
+}
+
+func newFrameReaderFrom(src io.Reader, limit int) *frameReader {
 	fr := &frameReader{limit: limit}
-	fr.acquire(readSource(c, extra))
+	fr.acquire(src)
 	return fr
+}
+
+// prefixReader reads the bytes read past the handshake, then the
+// connection.
+type prefixReader struct {
+	b []byte
+	r io.Reader
+}
+
+func (p *prefixReader) Read(x []byte) (int, error) {
+	if len(p.b) > 0 {
+		n := copy(x, p.b)
+		p.b = p.b[n:]
+		return n, nil
+	}
+	return p.r.Read(x)
+}
+
+// pending reports whether src still holds bytes read past the handshake,
+// which readiness events cannot announce (they are not in the kernel).
+func pending(src io.Reader) bool {
+	p, ok := src.(*prefixReader)
+	return ok && len(p.b) > 0
 }
 
 // readSource is the connection, after any bytes read past the handshake.
 func readSource(c net.Conn, extra []byte) io.Reader {
 	if len(extra) > 0 {
-		return io.MultiReader(bytes.NewReader(extra), c)
+		return &prefixReader{b: extra, r: c}
 	}
 	return c
 }
@@ -200,12 +226,14 @@ func (fr *frameReader) shrink() {
 // preSocket reads the first message of a socket that still has to
 // authenticate.
 type preSocket struct {
-	c  net.Conn
-	fr *frameReader
+	c   net.Conn
+	src io.Reader
+	fr  *frameReader
 }
 
 func newPreSocket(c net.Conn, extra []byte, limit int) *preSocket {
-	ps := &preSocket{c: c, fr: newFrameReader(c, extra, limit)}
+	src := readSource(c, extra)
+	ps := &preSocket{c: c, src: src, fr: newFrameReaderFrom(src, limit)}
 	ps.fr.ctl = ps
 	return ps
 }
@@ -225,14 +253,18 @@ func (ps *preSocket) writeFrames(frames ...[]byte) {
 	_, _ = b.WriteTo(ps.c)
 }
 
-// buffered returns the bytes read past the auth message.
+// buffered returns the bytes read past the auth message: what the read
+// buffer holds, then what is left of the bytes read past the handshake.
 func (ps *preSocket) buffered() []byte {
-	n := ps.fr.r.Buffered()
-	if n == 0 {
-		return nil
+	var out []byte
+	if n := ps.fr.r.Buffered(); n > 0 {
+		b, _ := ps.fr.r.Peek(n)
+		out = append(out, b...)
 	}
-	b, _ := ps.fr.r.Peek(n)
-	return bytes.Clone(b)
+	if p, ok := ps.src.(*prefixReader); ok {
+		out = append(out, p.b...)
+	}
+	return out
 }
 
 func closeFrame(code int, reason string) []byte { return router.CloseFrame(code, reason) }

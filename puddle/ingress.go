@@ -92,8 +92,8 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 	case req.path == "/ws":
 	case strings.HasPrefix(req.path, "/ws/rooms/"):
 		name, err := url.PathUnescape(strings.TrimPrefix(req.path, "/ws/rooms/"))
-		if err != nil || name == "" {
-			fail(wire.Errorf(wire.CodeNotFound, "no such endpoint"))
+		if _, valid := wire.ParseRoomRef(name); err != nil || !valid {
+			fail(wire.Errorf(wire.CodeNotFound, "no room %q", name))
 			return
 		}
 		raw, roomName = true, name
@@ -154,7 +154,7 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 	if _, err := (ws.Upgrader{}).Upgrade(rw); err != nil {
 		p.log.Debug("upgrade failed", "remote", req.remote, "error", err)
 		if s != nil {
-			s.release()
+			s.abandon() // a raw socket was already a room member
 		}
 		c.Close()
 		return
@@ -170,6 +170,9 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 		}
 	} else {
 		s.setExtra(extra)
+		if raw {
+			s.announceRaw()
+		}
 	}
 	s.run()
 }
@@ -191,10 +194,11 @@ func (p *Puddle) authenticate(ctx context.Context, secret string) (*store.Token,
 		}
 		return tok, nil
 	}
+	readAt := time.Now()
 	tok, err := p.dir.TokenBySecret(ctx, secret)
 	switch {
 	case err == nil:
-		return p.tokens.put(secret, tok), nil
+		return p.tokens.put(secret, tok, readAt), nil
 	case errors.Is(err, store.ErrUnauthorized), errors.Is(err, store.ErrNotFound):
 		return nil, refused
 	default:

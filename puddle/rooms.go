@@ -41,7 +41,7 @@ func (s *Socket) addMemberLocked(acc access) {
 	member := router.NewMember(s.id, s.owner, s.raw, s, acc.perm)
 	room := s.p.router.Join(acc.key, acc.owner, acc.name, acc.rules, member)
 	s.rooms = append(s.rooms, &membership{display: acc.display, room: room, member: member})
-	if room.Rules().Presence {
+	if room.Rules().Presence && !s.unannounced {
 		s.p.announce(room, wire.TypeMemberJoined, s.id)
 	}
 }
@@ -79,7 +79,7 @@ func (s *Socket) leaveAll() {
 	s.rooms = nil
 	for _, m := range rooms {
 		s.p.router.Leave(m.room, m.member)
-		if m.room.Rules().Presence {
+		if m.room.Rules().Presence && !s.unannounced {
 			s.p.announce(m.room, wire.TypeMemberLeft, s.id)
 		}
 	}
@@ -107,9 +107,28 @@ func (s *Socket) membershipFor(name string) (*membership, string) {
 	return nil, key
 }
 
-// joinRaw joins a raw socket to its room before the upgrade answer is sent.
+// joinRaw joins a raw socket to its room before the upgrade answer is sent,
+// so that it receives from the moment the 101 goes out. Presence hears of it
+// only once the upgrade succeeded (announceRaw): a failed upgrade leaves no
+// trace.
 func (s *Socket) joinRaw(ctx context.Context, acc access) *wire.Error {
-	return s.join(ctx, acc)
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.unannounced = true
+	return s.joinLocked(ctx, acc)
+}
+
+// announceRaw tells presence rooms about a raw socket whose upgrade
+// succeeded.
+func (s *Socket) announceRaw() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.unannounced = false
+	for _, m := range s.rooms {
+		if m.room.Rules().Presence {
+			s.p.announce(m.room, wire.TypeMemberJoined, s.id)
+		}
+	}
 }
 
 // rawMembership returns a copy of the one membership of a raw socket (see

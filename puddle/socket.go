@@ -46,8 +46,9 @@ type Socket struct {
 	closeCode  int
 
 	// Room memberships, guarded by rmu.
-	rmu   sync.Mutex
-	rooms []*membership // a slice: sockets are in few rooms, and a map costs a bucket
+	rmu         sync.Mutex
+	unannounced bool          // a raw socket whose upgrade is not done: presence is not told yet
+	rooms       []*membership // a slice: sockets are in few rooms, and a map costs a bucket
 
 	// Read side: fr is used by one goroutine at a time (reading guards it);
 	// its buffer is pooled and held only while bytes are waiting. src is the
@@ -62,8 +63,9 @@ type Socket struct {
 	pollID uint64
 	gone   bool
 
-	cleanOnce  sync.Once
-	registered bool
+	cleanOnce   sync.Once
+	releaseOnce sync.Once
+	registered  bool
 
 	// Liveness: the timer drives ping, pong timeout and token expiry.
 	lastRead atomic.Int64 // unix nanoseconds
@@ -278,7 +280,7 @@ func (s *Socket) run() {
 		s.readLoop()
 		return
 	}
-	if s.src != io.Reader(s.conn) {
+	if pending(s.src) {
 		s.onReadable() // bytes read past the handshake: read them now
 		return
 	}
@@ -373,12 +375,12 @@ func (s *Socket) onReadable() {
 			s.cleanup()
 			return
 		}
-		if s.fr.r.Buffered() == 0 {
+		if s.fr.r.Buffered() == 0 && !pending(s.src) {
 			break
 		}
 	}
 	s.fr.release()
-	s.src = s.conn // anything read past the handshake has been consumed
+	s.src = s.conn // everything read past the handshake has been consumed
 	if !s.isClosed() {
 		_ = s.conn.SetReadDeadline(time.Time{})
 	}
@@ -487,12 +489,25 @@ func (s *Socket) cleanup() {
 }
 
 // release frees the socket's slot in the sequence.
+// Once per socket: its id (and slot) may belong to a new socket afterwards.
 func (s *Socket) release() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {
-		s.logger().Error("release failed", "error", err)
-	}
+	s.releaseOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {
+			s.logger().Error("release failed", "error", err)
+		}
+	})
+}
+
+// abandon undoes an admission whose upgrade failed: the socket never ran,
+// but a raw socket was already in its room.
+func (s *Socket) abandon() {
+	s.wmu.Lock()
+	s.closed = true // nothing more is queued
+	s.wmu.Unlock()
+	s.leaveAll()
+	s.release()
 }
 
 // nextTick is the time to the next ping or token expiry.

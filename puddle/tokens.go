@@ -53,12 +53,17 @@ func (c *tokenCache) get(secret string) (*store.Token, bool) {
 	return e.tok, true
 }
 
-// put remembers a token read from the store and returns the shared pointer
-// for it: the current one when nothing changed.
-func (c *tokenCache) put(secret string, t store.Token) *store.Token {
+// put remembers a token read from the store at readAt and returns the
+// shared pointer for it: the current one when nothing changed. A token
+// revoked since readAt is not remembered (the socket that read it learns of
+// the revocation when it registers).
+func (c *tokenCache) put(secret string, t store.Token, readAt time.Time) *store.Token {
 	h := sha256.Sum256([]byte(secret))
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if at, ok := c.revoked[t.ID]; ok && !at.Before(readAt) {
+		return &t
+	}
 	if len(c.bySecret) >= tokenCacheMax {
 		clear(c.bySecret)
 		clear(c.byID)

@@ -15,8 +15,8 @@ func TestTokenCache(t *testing.T) {
 	if _, ok := c.get("ph_secret"); ok {
 		t.Fatal("empty cache answered")
 	}
-	p1 := c.put("ph_secret", tok)
-	p2 := c.put("ph_other", tok) // a second secret of the same, unchanged token
+	p1 := c.put("ph_secret", tok, time.Now())
+	p2 := c.put("ph_other", tok, time.Now()) // a second secret of the same, unchanged token
 	if p1 != p2 {
 		t.Fatal("sockets of one unchanged token do not share its settings")
 	}
@@ -49,7 +49,7 @@ func TestTokenCache(t *testing.T) {
 
 func TestTokenCacheTTL(t *testing.T) {
 	c := newTokenCache()
-	c.put("ph_s", store.Token{ID: "tk_b"})
+	c.put("ph_s", store.Token{ID: "tk_b"}, time.Now())
 	c.mu.Lock()
 	for h, e := range c.bySecret {
 		e.at = time.Now().Add(-2 * tokenCacheTTL)
@@ -58,5 +58,17 @@ func TestTokenCacheTTL(t *testing.T) {
 	c.mu.Unlock()
 	if _, ok := c.get("ph_s"); ok {
 		t.Fatal("an entry past its TTL was trusted")
+	}
+}
+
+// A token read before a revocation and put into the cache after it must not
+// be cached: the old secret would keep working until the TTL.
+func TestTokenCachePutAfterRevoke(t *testing.T) {
+	c := newTokenCache()
+	readAt := time.Now()
+	c.revoke("tk_c") // the revocation lands between the read and the put
+	c.put("ph_old", store.Token{ID: "tk_c"}, readAt)
+	if _, ok := c.get("ph_old"); ok {
+		t.Fatal("a secret revoked while it was being read was cached")
 	}
 }

@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/porthouse/porthouse/internal/testserver"
+	"github.com/porthouse/porthouse/internal/wstest"
+)
+
+// A plain GET of a raw-mode URL (no WebSocket headers: a browser address
+// bar, curl) is refused by the upgrade after admission. It must leave no
+// trace: no presence event, no member in the room, its slot free for the
+// next socket, and no second release later that would free a live socket's
+// slot.
+func TestFailedRawUpgradeLeavesNoGhost(t *testing.T) {
+	srv := testserver.Start(t)
+	srv.CreateRoom("pres", map[string]any{"presence": true})
+	tok := srv.CreateToken(map[string]any{"name": "g", "max_connections": 2,
+		"subscriptions": []any{testserver.Sub("pres", true, true)}})
+	watcher := srv.TokenFor("pres")
+	w := wstest.MustDial(t, srv.WSURL+"/ws", wstest.Bearer(watcher.Secret))
+	w.Expect("welcome")
+
+	resp, err := http.Get(srv.URL + "/ws/rooms/pres?token=" + tok.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		t.Fatal("a plain GET was upgraded")
+	}
+	// The two slots are both free: two real raw sockets get /1 and /2.
+	a := wstest.MustDial(t, srv.WSURL+"/ws/rooms/pres", wstest.Bearer(tok.Secret))
+	b := wstest.MustDial(t, srv.WSURL+"/ws/rooms/pres", wstest.Bearer(tok.Secret))
+	// The watcher hears exactly the two real sockets join, nothing else.
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		m := w.Next()
+		if m.Type() != "member.joined" {
+			t.Fatalf("watcher got %v, want member.joined", m)
+		}
+		seen[m.Str("socket")] = true
+	}
+	for _, slot := range []string{"/1", "/2"} {
+		if !seen[tok.ID+slot] {
+			t.Fatalf("joined %v, want %s/1 and %s/2", seen, tok.ID, tok.ID)
+		}
+	}
+	// Traffic reaches both, and the room has exactly three members.
+	if err := a.Write(ws.OpText, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := b.Read(wstest.Timeout); err != nil || string(f.Payload) != "x" {
+		t.Fatalf("b read %q, %v", f.Payload, err)
+	}
+	var socks []map[string]any
+	srv.MustAPI(http.StatusOK, "GET", "/api/v1/rooms/pres/sockets", nil, &socks)
+	if len(socks) != 3 {
+		t.Fatalf("room has %d members, want 3: %v", len(socks), socks)
+	}
+}
+
+// Frames a client writes in the same segment as its handshake (more than a
+// read buffer's worth) all arrive, in order.
+func TestFramesPipelinedWithHandshake(t *testing.T) {
+	srv := testserver.Start(t)
+	recv := wstest.MustDial(t, srv.WSURL+"/ws", wstest.Bearer(srv.LobbySecret))
+	recv.Expect("welcome")
+
+	var req bytes.Buffer
+	fmt.Fprintf(&req, "GET /ws/rooms/lobby?token=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", srv.LobbySecret, srv.Addr)
+	const frames = 40
+	for i := 0; i < frames; i++ {
+		payload := []byte(fmt.Sprintf("%03d:%s", i, strings.Repeat("p", 120)))
+		f := ws.MaskFrame(ws.NewTextFrame(payload))
+		if err := ws.WriteFrame(&req, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(req.Bytes()); err != nil { // handshake and frames in one write
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(wstest.Timeout))
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(status, "101") {
+		t.Fatalf("handshake answer %q, %v", status, err)
+	}
+	for i := 0; i < frames; i++ {
+		m := recv.Expect("message")
+		if got := m.Str("data"); !strings.HasPrefix(got, fmt.Sprintf("%03d:", i)) {
+			t.Fatalf("message %d: %q", i, got)
+		}
+	}
+}
+
+// A raw-mode URL with a name that cannot be a room is an unknown room: 404.
+func TestRawInvalidRoomNameIs404(t *testing.T) {
+	srv := testserver.Start(t)
+	for _, name := range []string{"Lobby", "-x", "a%2Fb%2Fc", strings.Repeat("a", 65)} {
+		_, err := wstest.Dial(srv.WSURL+"/ws/rooms/"+name, wstest.Bearer(srv.LobbySecret))
+		ref, ok := err.(*wstest.Refused)
+		if !ok || ref.Status != http.StatusNotFound || ref.Code != "not_found" {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
