@@ -119,3 +119,56 @@ func TestRawInvalidRoomNameIs404(t *testing.T) {
 		}
 	}
 }
+
+// A JSON string body with whitespace around it reaches raw receivers as the
+// string itself.
+func TestBackpipeJSONStringWithWhitespace(t *testing.T) {
+	srv := testserver.Start(t)
+	raw := wstest.MustDial(t, srv.WSURL+"/ws/rooms/lobby", wstest.Bearer(srv.LobbySecret))
+	for _, body := range []string{"\"hello\"\n", " \"hi\"", "\t\"a b\" \r\n"} {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/rooms/lobby/messages", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+srv.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%q: status %d", body, resp.StatusCode)
+		}
+		f, err := raw.Read(wstest.Timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Trim(strings.TrimSpace(body), `"`); string(f.Payload) != want {
+			t.Fatalf("%q arrived as %q, want %q", body, f.Payload, want)
+		}
+	}
+}
+
+// Deleting a room tells every socket of a subscribed token, joined or not,
+// exactly once.
+func TestRoomDeletedReachesSubscribedSockets(t *testing.T) {
+	srv := testserver.Start(t)
+	srv.CreateRoom("gone1", nil)
+	idle := srv.CreateToken(map[string]any{"name": "idle", "auto_join": false,
+		"subscriptions": []any{testserver.Sub("gone1", true, true)}})
+	joined := srv.TokenFor("gone1")
+	a := wstest.MustDial(t, srv.WSURL+"/ws", wstest.Bearer(idle.Secret))
+	if w := a.Expect("welcome"); !strings.Contains(fmt.Sprint(w["rooms"]), "gone1") {
+		t.Fatalf("welcome does not list gone1: %v", w)
+	}
+	b := wstest.MustDial(t, srv.WSURL+"/ws", wstest.Bearer(joined.Secret))
+	b.Expect("welcome")
+	srv.MustAPI(http.StatusNoContent, "DELETE", "/api/v1/rooms/gone1", nil, nil)
+	for name, c := range map[string]*wstest.Conn{"not joined": a, "joined": b} {
+		if m := c.Next(); m.Type() != "room.removed" || m.Str("room") != "gone1" {
+			t.Fatalf("%s socket: got %v, want room.removed gone1", name, m)
+		}
+		c.WriteJSON(map[string]any{"type": "ping", "ref": 1})
+		if m := c.Next(); m.Type() != "pong" {
+			t.Fatalf("%s socket: after room.removed got %v, want only the pong", name, m)
+		}
+	}
+}

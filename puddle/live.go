@@ -1,6 +1,7 @@
 package puddle
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,10 +77,27 @@ func (p *Puddle) RoomDeleted(owner, name string) {
 	ctx, cancel := context.WithTimeout(p.ctx, liveTimeout)
 	defer cancel()
 	for _, m := range room.Members() {
-		if s, ok := m.Target.(*Socket); ok {
+		if s, ok := m.Target.(*Socket); ok && !s.subscribedTo(owner, name) {
+			// Subscribed sockets hear of it once, from the TokenUpdated that
+			// follows a room's deletion (its subscriptions went with it).
 			s.dropRoom(ctx, key)
 		}
 	}
+}
+
+// subscribedTo reports whether the socket's token has a subscription to the
+// owner's room.
+func (s *Socket) subscribedTo(owner, name string) bool {
+	tok := s.tok.Load()
+	if tok.Owner != owner {
+		return false
+	}
+	for _, sub := range tok.Subscriptions {
+		if sub.Room == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Publish implements api.Live: the service backpipe.
@@ -96,10 +114,13 @@ func (p *Puddle) Publish(ctx context.Context, owner, name string, pub api.Public
 	var env *router.Envelope
 	switch pub.Kind {
 	case api.PublishJSON:
-		if !json.Valid(pub.Body) {
+		// Compact: the value travels as `data`, and a JSON string's bytes
+		// must be exactly the quoted string for raw receivers.
+		var data bytes.Buffer
+		if err := json.Compact(&data, pub.Body); err != nil {
 			return "", wire.Errorf(wire.CodeBadRequest, "body is not valid JSON")
 		}
-		env = router.NewJSON(id, pub.From, pub.Body)
+		env = router.NewJSON(id, pub.From, data.Bytes())
 	case api.PublishText:
 		isJSON := rules.Format == wire.FormatJSON
 		if isJSON && !json.Valid(pub.Body) {
@@ -221,7 +242,11 @@ func (s *Socket) subscriptionChanged(ctx context.Context, name string, present b
 			s.Deliver(grantFrame(wire.TypeRoomAdded, acc.display, acc.perm, nil))
 		}
 	case s.raw:
-	case !present || !usable:
+	case !present:
+		// The socket was told of the room (welcome, room.added) but is not
+		// in it: it still hears that the room went away, deleted or not.
+		s.Deliver(grantFrame(wire.TypeRoomRemoved, acc.display, 0, nil))
+	case !usable:
 		if e == nil || e.Code != wire.CodeNotFound {
 			s.Deliver(grantFrame(wire.TypeRoomRemoved, acc.display, 0, nil))
 		}

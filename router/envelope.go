@@ -67,7 +67,7 @@ func (e *Envelope) Data() []byte {
 func (e *Envelope) Text() []byte {
 	if !e.hasText {
 		e.text = e.data
-		if n := len(e.data); n >= 2 && e.data[0] == '"' {
+		if n := len(e.data); n >= 2 && e.data[0] == '"' && e.data[n-1] == '"' {
 			if bytes.IndexByte(e.data, '\\') < 0 {
 				e.text = e.data[1 : n-1] // no escapes: the string is its bytes
 			} else {
