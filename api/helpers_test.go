@@ -93,6 +93,8 @@ func (f *fakeLive) RoomSockets(owner, room string) []api.SocketInfo {
 	return slices.Clone(f.sockets[owner+"/"+room])
 }
 
+func (f *fakeLive) TransientRoom(string, string) bool { return false }
+
 func (f *fakeLive) Kick(owner, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

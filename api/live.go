@@ -29,6 +29,9 @@ type Live interface {
 	Publish(ctx context.Context, owner, room string, p Publication) (id string, err error)
 	// RoomSockets lists the live members of the owner's room.
 	RoomSockets(owner, room string) []SocketInfo
+	// TransientRoom reports whether the owner has a live transient room of
+	// that name (room names are unique per owner across both kinds).
+	TransientRoom(owner, name string) bool
 	// Kick closes the owner's socket with 4010. It returns a *wire.Error
 	// not_found when no such socket of that owner is live.
 	Kick(owner, socketID string) error

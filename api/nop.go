@@ -20,6 +20,8 @@ func (nopLive) Publish(context.Context, string, string, Publication) (string, er
 	return "", wire.Errorf(wire.CodeNotFound, "no live server")
 }
 func (nopLive) RoomSockets(string, string) []SocketInfo { return nil }
+func (nopLive) TransientRoom(string, string) bool       { return false }
+
 func (nopLive) Kick(string, string) error {
 	return wire.Errorf(wire.CodeNotFound, "no such socket")
 }

@@ -72,6 +72,10 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, errBadRoomName)
 		return
 	}
+	if s.live.TransientRoom(c.acct.Username, *body.Name) {
+		writeError(w, wire.Errorf(wire.CodeConflict, "name: a transient room %q is live", *body.Name))
+		return
+	}
 	room, err := s.store.CreateRoom(r.Context(), c.acct.ID, *body.Name, body.RoomPatch)
 	if err != nil {
 		s.fail(w, r, err)

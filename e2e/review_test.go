@@ -172,3 +172,17 @@ func TestRoomDeletedReachesSubscribedSockets(t *testing.T) {
 		}
 	}
 }
+
+// Room names are unique per owner across persistent and transient rooms.
+func TestPersistentRoomNameTakenByTransient(t *testing.T) {
+	srv := testserver.Start(t)
+	tok := srv.CreateToken(map[string]any{"name": "c", "can_create_rooms": true})
+	c := wstest.MustDial(t, srv.WSURL+"/ws", wstest.Bearer(tok.Secret))
+	c.Expect("welcome")
+	c.WriteJSON(map[string]any{"type": "create", "room": "tr1"})
+	c.Expect("joined")
+	st, body := srv.API("POST", "/api/v1/rooms", map[string]any{"name": "tr1"})
+	if st != http.StatusConflict || !strings.Contains(string(body), `"conflict"`) {
+		t.Fatalf("POST a room named like a live transient room: %d %s", st, body)
+	}
+}

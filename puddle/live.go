@@ -192,6 +192,20 @@ func RoomSockets(ctx context.Context, seq sequence.Sequence, owner, name string)
 	return out
 }
 
+// TransientRoom implements api.Live.
+func (p *Puddle) TransientRoom(owner, name string) bool {
+	return TransientRoomIn(p.ctx, p.seq, owner, name)
+}
+
+// TransientRoomIn asks a sequence whether the owner has a live transient
+// room of that name.
+func TransientRoomIn(ctx context.Context, seq sequence.Sequence, owner, name string) bool {
+	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	defer cancel()
+	_, ok, err := seq.Room(ctx, wire.Key(owner, name))
+	return err == nil && ok
+}
+
 // Kick implements api.Live.
 func (p *Puddle) Kick(owner, socketID string) error {
 	p.m.LiveChange("kick")

@@ -108,6 +108,11 @@ func (l *live) RoomSockets(owner, room string) []api.SocketInfo {
 	return puddle.RoomSockets(ctx, l.s.seq, owner, room)
 }
 
+// TransientRoom implements api.Live.
+func (l *live) TransientRoom(owner, name string) bool {
+	return puddle.TransientRoomIn(l.s.ctx, l.s.seq, owner, name)
+}
+
 // Kick implements api.Live.
 func (l *live) Kick(owner, socketID string) error {
 	ctx, cancel := context.WithTimeout(l.s.ctx, liveTimeout)

@@ -55,6 +55,8 @@ func (f *fakeLive) RoomSockets(owner, room string) []api.SocketInfo {
 }
 func (f *fakeLive) Kick(string, string) error { return wire.Errorf(wire.CodeNotFound, "no") }
 
+func (f *fakeLive) TransientRoom(string, string) bool { return false }
+
 func (f *fakeLive) setMembers(key string, socks ...api.SocketInfo) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
