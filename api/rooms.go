@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -16,6 +17,10 @@ type roomBody struct {
 	Name  *string `json:"name"`
 	Owner *string `json:"owner"`
 	store.RoomPatch
+	// Read-only fields are accepted and ignored, so that a room read from
+	// the API can be sent back as it is.
+	HasPassword json.RawMessage `json:"has_password"`
+	CreatedAt   json.RawMessage `json:"created_at"`
 }
 
 var errBadRoomName = wire.Errorf(wire.CodeBadRequest, "name: must match [a-z0-9][a-z0-9._-]{0,63}")

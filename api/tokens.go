@@ -30,6 +30,10 @@ type tokenBody struct {
 	CanCreateRooms *bool               `json:"can_create_rooms"`
 	ExpiresAt      json.RawMessage     `json:"expires_at"`
 	Subscriptions  *[]subscriptionBody `json:"subscriptions"`
+	// Read-only fields are accepted and ignored ("POST takes any of these
+	// fields"), so that a token read from the API can be sent back.
+	ID        json.RawMessage `json:"id"`
+	CreatedAt json.RawMessage `json:"created_at"`
 }
 
 // tokenWithSecret is a token as created or regenerated: the only answers
