@@ -40,6 +40,34 @@ func (r *routedSequence) CreateRoom(ctx context.Context, tr sequence.TransientRo
 	return nil
 }
 
+// Leave implements sequence.Sequence; a transient room that vanished is
+// forgotten.
+func (r *routedSequence) Leave(ctx context.Context, socketID, room string) (bool, error) {
+	vanished, err := r.Local.Leave(ctx, socketID, room)
+	if vanished {
+		r.forget(room)
+	}
+	return vanished, err
+}
+
+// Release implements sequence.Sequence; transient rooms that vanished are
+// forgotten.
+func (r *routedSequence) Release(ctx context.Context, socketID string) ([]string, []string, error) {
+	left, vanished, err := r.Local.Release(ctx, socketID)
+	for _, room := range vanished {
+		r.forget(room)
+	}
+	return left, vanished, err
+}
+
+// forget drops what was pushed about a room that no longer exists, so that
+// rooms created and left over and over do not grow the table.
+func (r *routedSequence) forget(room string) {
+	r.mu.Lock()
+	delete(r.known, room)
+	r.mu.Unlock()
+}
+
 func (r *routedSequence) routeOf(ctx context.Context, socketID, room string) {
 	e, ok, _ := r.Local.Socket(ctx, socketID)
 	if !ok {
