@@ -34,7 +34,8 @@ type RefServer struct {
 const (
 	refMaxFrame = 1 << 20 // payload bytes of one frame
 	refMaxQueue = 4 << 20 // bytes queued for one connection, then it is dropped
-	refReadBuf  = 4096
+	refReadBuf  = 512      // first read buffer of a connection; an idle one keeps no more
+	refReadMax  = 64 << 10 // a busy connection's buffer grows up to this
 )
 
 // refRoom is the connections on one path; members is replaced, never
@@ -105,37 +106,54 @@ func (s *RefServer) accept() {
 	}
 }
 
-// serve upgrades one connection and reads it until it ends.
+// serve upgrades one connection and reads it until it ends. The
+// connection joins its room just before the 101 answer is written (as a
+// Porthouse raw-mode socket does), so a client that has its answer misses
+// nothing; frames queued before the answer is out wait for it.
 func (s *RefServer) serve(nc net.Conn) {
 	defer s.wg.Done()
 	var path string
+	var c *refConn
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	u := ws.Upgrader{OnRequest: func(uri []byte) error {
-		path = string(uri)
-		return nil
-	}}
-	if _, err := u.Upgrade(nc); err != nil {
+	u := ws.Upgrader{
+		OnRequest: func(uri []byte) error {
+			path = string(uri)
+			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			c = &refConn{nc: nc, room: s.room(path), writing: true} // no writer until the answer is out
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.ctx.Err() != nil {
+				return nil, errors.New("shutting down")
+			}
+			s.conns[c] = struct{}{}
+			c.room.add(c)
+			return nil, nil
+		},
+	}
+	_, err := u.Upgrade(nc)
+	if c != nil {
+		defer func() {
+			c.room.remove(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.kill()
+		}()
+	}
+	if err != nil {
 		_ = nc.Close()
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
-	c := &refConn{nc: nc, room: s.room(path)}
-	s.mu.Lock()
-	if s.ctx.Err() != nil {
-		s.mu.Unlock()
-		_ = nc.Close()
-		return
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		go c.writeLoop()
+	} else {
+		c.writing = false
 	}
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	c.room.add(c)
-	defer func() {
-		c.room.remove(c)
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.kill()
-	}()
+	c.mu.Unlock()
 	_ = c.readLoop()
 }
 
@@ -210,11 +228,13 @@ func (c *refConn) readLoop() error {
 		}
 		if need > len(buf) {
 			buf = append(buf, make([]byte, need-len(buf))...)
-		} else if len(buf) > refReadBuf && w <= refReadBuf && need <= refReadBuf {
-			buf = buf[:refReadBuf:refReadBuf]
 		}
 		n, err := c.nc.Read(buf[w:])
 		w += n
+		if w == len(buf) && len(buf) < refReadMax {
+			// A full read: the peer sends in bulk, read more at once.
+			buf = append(buf, make([]byte, len(buf))...)
+		}
 		if n == 0 && err != nil {
 			return err
 		}

@@ -43,6 +43,13 @@ func run(t *testing.T, cfg Config) *Result {
 // recorded for each.
 func checkDelivered(t *testing.T, res *Result, sockets int64) {
 	t.Helper()
+	defer func() {
+		if t.Failed() {
+			res.Timeline = nil
+			b, _ := json.Marshal(res)
+			t.Logf("result: %s", b)
+		}
+	}()
 	if res.Opened != sockets || res.Failed != 0 {
 		t.Fatalf("opened %d failed %d, want %d opened", res.Opened, res.Failed, sockets)
 	}
