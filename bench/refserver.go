@@ -32,8 +32,8 @@ type RefServer struct {
 
 // Reference server limits.
 const (
-	refMaxFrame = 1 << 20 // payload bytes of one frame
-	refMaxQueue = 4 << 20 // bytes queued for one connection, then it is dropped
+	refMaxFrame = 1 << 20  // payload bytes of one frame
+	refMaxQueue = 4 << 20  // bytes queued for one connection, then it is dropped
 	refReadBuf  = 512      // first read buffer of a connection; an idle one keeps no more
 	refReadMax  = 64 << 10 // a busy connection's buffer grows up to this
 )
