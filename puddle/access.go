@@ -80,7 +80,7 @@ func (p *Puddle) resolve(ctx context.Context, tok *store.Token, name string) (ac
 	}
 	a := access{key: wire.Key(owner, ref.Name), owner: owner, name: ref.Name}
 	a.display = wire.DisplayName(tok.Owner, a.key)
-	room, err := p.dir.Room(ctx, owner, ref.Name)
+	room, err := p.room(ctx, owner, ref.Name)
 	switch {
 	case err == nil:
 		a.rules = roomRules(room)

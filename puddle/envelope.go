@@ -238,7 +238,7 @@ func (s *Socket) cmdCreate(ctx context.Context, cmd *wire.Command) *wire.Error {
 	default:
 		return wire.Errorf(wire.CodeBadRequest, "format must be any, text, binary or json")
 	}
-	if _, err := s.p.dir.Room(ctx, s.owner, cmd.Room); err == nil {
+	if _, err := s.p.room(ctx, s.owner, cmd.Room); err == nil {
 		return wire.Errorf(wire.CodeConflict, "room %q exists", cmd.Room)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return wire.Errorf(wire.CodeInternal, "room lookup failed")

@@ -51,6 +51,7 @@ func (p *Puddle) TokenRevoked(tokenID string) {
 // drops its public members).
 func (p *Puddle) RoomUpdated(r store.Room) {
 	p.m.LiveChange("room_updated")
+	p.rooms.put(wire.Key(r.Owner, r.Name), r)
 	key := wire.Key(r.Owner, r.Name)
 	room := p.router.Room(key)
 	if room == nil {
@@ -69,6 +70,7 @@ func (p *Puddle) RoomUpdated(r store.Room) {
 // RoomDeleted implements api.Live.
 func (p *Puddle) RoomDeleted(owner, name string) {
 	p.m.LiveChange("room_deleted")
+	p.rooms.drop(wire.Key(owner, name))
 	key := wire.Key(owner, name)
 	room := p.router.Room(key)
 	if room == nil {
@@ -151,7 +153,7 @@ func (p *Puddle) roomRules(ctx context.Context, owner, name string) (router.Rule
 	if room := p.router.Room(wire.Key(owner, name)); room != nil {
 		return *room.Rules(), nil
 	}
-	r, err := p.dir.Room(ctx, owner, name)
+	r, err := p.room(ctx, owner, name)
 	if err == nil {
 		return roomRules(r), nil
 	}

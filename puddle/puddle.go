@@ -38,6 +38,7 @@ type Puddle struct {
 	router   *router.Router
 	mesh     Mesh
 	tokens   *tokenCache
+	rooms    *roomCache
 	m        *metrics.Metrics
 	poll     *poller // nil: sockets read with a goroutine each
 	pollWG   sync.WaitGroup
@@ -76,6 +77,7 @@ func New(opts Options, d Deps) *Puddle {
 		router:    d.Router,
 		mesh:      d.Mesh,
 		tokens:    newTokenCache(),
+		rooms:     newRoomCache(),
 		m:         d.Metrics,
 		ctx:       ctx,
 		cancel:    cancel,

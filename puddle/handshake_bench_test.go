@@ -1,0 +1,33 @@
+package puddle_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/porthouse/porthouse/internal/testserver"
+)
+
+// BenchmarkHandshake measures authenticated raw-mode handshakes against a
+// real server: dial, upgrade, admit, join, then close. The token is cached
+// after the first handshake, as for any token in use.
+func BenchmarkHandshake(b *testing.B) {
+	srv := testserver.Start(b)
+	tok := srv.CreateToken(map[string]any{"name": "hs", "max_connections": 100000,
+		"subscriptions": []any{testserver.Sub("lobby", true, true)}})
+	url := srv.WSURL + "/ws/rooms/lobby?token=" + tok.Secret
+	d := ws.Dialer{Timeout: 5 * time.Second}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		c, _, _, err := d.Dial(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "handshakes/s")
+}
