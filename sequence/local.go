@@ -2,6 +2,7 @@ package sequence
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -16,7 +17,7 @@ var _ Sequence = (*Local)(nil)
 type Local struct {
 	mu        sync.Mutex
 	sockets   map[string]*entry            // socket id → entry
-	tokens    map[string]map[int]*entry    // token id → slot → entry
+	tokens    map[string]*tokenSlots       // token id → its slots
 	rooms     map[string]map[string]*entry // room key → socket id → entry
 	routes    map[string]map[int]int       // room key → puddle → member count
 	transient map[string]TransientRoom     // room key → room
@@ -40,7 +41,7 @@ func (e *entry) drop(room string) {
 func NewLocal() *Local {
 	return &Local{
 		sockets:   make(map[string]*entry),
-		tokens:    make(map[string]map[int]*entry),
+		tokens:    make(map[string]*tokenSlots),
 		rooms:     make(map[string]map[string]*entry),
 		routes:    make(map[string]map[int]int),
 		transient: make(map[string]TransientRoom),
@@ -56,21 +57,15 @@ func (l *Local) Admit(_ context.Context, r AdmitRequest) (Entry, error) {
 	defer l.mu.Unlock()
 	slots := l.tokens[r.TokenID]
 	if slots == nil {
-		slots = make(map[int]*entry)
+		slots = &tokenSlots{used: make(map[int]*entry)}
 		l.tokens[r.TokenID] = slots
 	}
-	if len(slots) >= r.MaxConnections {
+	if len(slots.used) >= r.MaxConnections {
 		return Entry{}, ErrMaxConnections
 	}
-	slot := 1
-	for ; slot <= r.MaxConnections; slot++ {
-		if _, taken := slots[slot]; !taken {
-			break
-		}
-	}
-	if slot > r.MaxConnections {
-		return Entry{}, ErrMaxConnections
-	}
+	// The lowest free slot is at most len(used)+1, so it is within
+	// MaxConnections here.
+	slot := slots.take()
 	e := &entry{Entry: Entry{
 		ID:      r.TokenID + "/" + strconv.Itoa(slot),
 		TokenID: r.TokenID,
@@ -80,7 +75,7 @@ func (l *Local) Admit(_ context.Context, r AdmitRequest) (Entry, error) {
 		Mode:    r.Mode,
 		State:   Admitted,
 	}}
-	slots[slot] = e
+	slots.used[slot] = e
 	l.sockets[e.ID] = e
 	return e.snapshot(), nil
 }
@@ -120,8 +115,8 @@ func (l *Local) releaseLocked(e *entry) (left, vanished []string) {
 	slices.Sort(vanished)
 	delete(l.sockets, e.ID)
 	if slots := l.tokens[e.TokenID]; slots != nil {
-		delete(slots, e.Slot)
-		if len(slots) == 0 {
+		slots.give(e.Slot)
+		if len(slots.used) == 0 {
 			delete(l.tokens, e.TokenID)
 		}
 	}
@@ -260,8 +255,12 @@ func (l *Local) Members(_ context.Context, room string) ([]string, error) {
 func (l *Local) TokenSockets(_ context.Context, tokenID string) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ids := make([]string, 0, len(l.tokens[tokenID]))
-	for _, e := range l.tokens[tokenID] {
+	var used map[int]*entry
+	if slots := l.tokens[tokenID]; slots != nil {
+		used = slots.used
+	}
+	ids := make([]string, 0, len(used))
+	for _, e := range used {
 		ids = append(ids, e.ID)
 	}
 	slices.Sort(ids)
@@ -321,4 +320,41 @@ func (l *Local) AllRoutes() map[string][]int {
 		out[room] = list
 	}
 	return out
+}
+
+// tokenSlots are the slots of one token. The lowest free slot is the least
+// of free (slots given back below the high-water mark) or next+1, so taking
+// one costs O(log n), not a scan of the token's sockets.
+type tokenSlots struct {
+	used map[int]*entry
+	free slotHeap // free slots below next
+	next int      // the highest slot ever taken; every slot above is free
+}
+
+func (t *tokenSlots) take() int {
+	if len(t.free) > 0 {
+		return heap.Pop(&t.free).(int)
+	}
+	t.next++
+	return t.next
+}
+
+func (t *tokenSlots) give(slot int) {
+	delete(t.used, slot)
+	heap.Push(&t.free, slot)
+}
+
+// slotHeap is a min-heap of slot numbers (container/heap).
+type slotHeap []int
+
+func (h slotHeap) Len() int           { return len(h) }
+func (h slotHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h slotHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *slotHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *slotHeap) Pop() any {
+	old := *h
+	n := len(old)
+	x := old[n-1]
+	*h = old[:n-1]
+	return x
 }
