@@ -54,6 +54,7 @@ type Config struct {
 	Spawn       string   // "", SpawnRun, SpawnSupervise or SpawnRaw
 	Workers     int      // worker processes for SpawnSupervise
 	ServerArgs  []string // extra flags for a spawned server
+	ServerLog   string   // a file for a spawned server's output
 	PID         int      // a local server process to measure (with URL)
 	AllowRemote bool     // allow a target outside 127.0.0.0/8, ::1 and localhost
 
@@ -169,8 +170,8 @@ func (c *Config) validateTarget() error {
 		if c.Target == TargetRaw && c.Spawn != SpawnRaw {
 			return usagef("-target raw spawns with -spawn raw")
 		}
-	} else if len(c.ServerArgs) > 0 {
-		return usagef("-server-arg needs -spawn")
+	} else if len(c.ServerArgs) > 0 || c.ServerLog != "" {
+		return usagef("-server-arg and -server-log need -spawn")
 	}
 	if c.PID < 0 {
 		return usagef("-pid must be a process id")

@@ -49,6 +49,7 @@ func TestValidate(t *testing.T) {
 		{"raw rooms no placeholder", func(c *Config) { c.Target = TargetRaw; c.URL = "ws://127.0.0.1:9/"; c.Rooms = 2 }, "{room}"},
 		{"room without token", func(c *Config) { spawn(c); c.Room = "x" }, "-room"},
 		{"server args without spawn", func(c *Config) { c.Token = "t"; c.ServerArgs = []string{"-x"} }, "-server-arg"},
+		{"server log without spawn", func(c *Config) { c.Token = "t"; c.ServerLog = "x" }, "-server-log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

@@ -177,6 +177,7 @@ func (c *conn) ended(code int, err error) {
 	if g.finishing.Load() {
 		return
 	}
+	g.closed.Add(1)
 	g.mu.Lock()
 	g.closes[code]++
 	if err != nil && g.closeErr == "" {

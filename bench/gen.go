@@ -31,6 +31,7 @@ type gen struct {
 	pubByID []*publisher // by publisher id; nil when not in this process
 
 	opened, failed atomic.Int64
+	closed         atomic.Int64 // sockets that ended during the run
 	finishing      atomic.Bool
 	readers        sync.WaitGroup
 
@@ -359,10 +360,11 @@ type tick struct {
 	Received int64 `json:"received"`
 	Opened   int64 `json:"opened"`
 	Failed   int64 `json:"failed"`
+	Closed   int64 `json:"closed"`
 }
 
 func (g *gen) tick() tick {
-	return tick{Sent: g.cnt.sent.Load(), Received: g.cnt.received.Load(), Opened: g.opened.Load(), Failed: g.failed.Load()}
+	return tick{Sent: g.cnt.sent.Load(), Received: g.cnt.received.Load(), Opened: g.opened.Load(), Failed: g.failed.Load(), Closed: g.closed.Load()}
 }
 
 // finalReport is what finish tells the parent.

@@ -100,7 +100,7 @@ type ServerFigures struct {
 	RSSBefore    int64   `json:"rss_before"`    // bytes, before connecting
 	RSSConnected int64   `json:"rss_connected"` // bytes, every socket open
 	RSSAfter     int64   `json:"rss_after"`     // bytes, after the hold (-idle) or the load
-	RSSPerConn   float64 `json:"rss_per_conn"`  // bytes: (RSS after the hold, or connected, − before) / sockets open
+	RSSPerConn   float64 `json:"rss_per_conn"`  // bytes: (RSS after the hold (-idle, no socket lost) or connected − before) / sockets opened
 	CPUConnect   float64 `json:"cpu_connect_s"`
 	CPULoad      float64 `json:"cpu_load_s"` // the hold or the load and drain
 	CPUTotal     float64 `json:"cpu_total_s"`

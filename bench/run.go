@@ -341,6 +341,7 @@ func (r *runner) totals() tick {
 		t.Received += x.Received
 		t.Opened += x.Opened
 		t.Failed += x.Failed
+		t.Closed += x.Closed
 	}
 	return t
 }
@@ -349,7 +350,11 @@ func (r *runner) connectLine(start time.Time) string {
 	t := r.totals()
 	el := time.Since(start).Seconds()
 	total := runSockets(r.cfg)
-	return fmt.Sprintf("connect  %s/%s open  %s failed  %s/s", num64(t.Opened), num(total), num64(t.Failed), num(int(float64(t.Opened)/max(el, 1e-9))))
+	line := fmt.Sprintf("connect  %s/%s open  %s failed  %s/s", num64(t.Opened), num(total), num64(t.Failed), num(int(float64(t.Opened)/max(el, 1e-9))))
+	if t.Closed > 0 {
+		line += fmt.Sprintf("  %s closed by the server", num64(t.Closed))
+	}
+	return line
 }
 
 // sumConnect adds the connect reports up.
@@ -405,7 +410,10 @@ func (r *runner) hold(ctx context.Context) error {
 	defer t.Stop()
 	return r.wait(ctx, done, func() string {
 		tk := r.totals()
-		line := fmt.Sprintf("hold     %.1f/%.1f s  %s open", time.Since(start).Seconds(), r.cfg.Duration.Seconds(), num64(tk.Opened))
+		line := fmt.Sprintf("hold     %.1f/%.1f s  %s open", time.Since(start).Seconds(), r.cfg.Duration.Seconds(), num64(tk.Opened-tk.Closed))
+		if tk.Closed > 0 {
+			line += fmt.Sprintf("  %s closed by the server", num64(tk.Closed))
+		}
 		if r.tgt.pid != 0 {
 			if s, err := sampleTree(r.tgt.pid); err == nil {
 				line += "  server RSS " + mib(s.RSS)
@@ -624,8 +632,8 @@ func (r *runner) serverFigures(before, connected, after *procSample) {
 		CPUConnect: connected.CPU - before.CPU, CPULoad: after.CPU - connected.CPU, CPUTotal: after.CPU - before.CPU,
 	}
 	held := connected.RSS
-	if r.cfg.Idle {
-		held = after.RSS
+	if r.cfg.Idle && len(r.res.Closed) == 0 {
+		held = after.RSS // settled after the hold, unless sockets went away during it
 	}
 	if r.res.Opened > 0 {
 		s.RSSPerConn = float64(held-before.RSS) / float64(r.res.Opened)

@@ -35,6 +35,7 @@ type spawned struct {
 	addr    string // host:port from its first line
 	dataDir string // removed at stop; "" for none
 	logs    *tailBuffer
+	logFile *os.File // -server-log, or nil
 	exited  chan struct{}
 	waitErr error
 }
@@ -42,16 +43,28 @@ type spawned struct {
 // spawnServer starts exe with args and env, reads its address from the
 // first standard output line (after prefix), and keeps the tail of its
 // output for error messages.
-func spawnServer(ctx context.Context, exe string, args, env []string, prefix, dataDir string) (*spawned, error) {
+func spawnServer(ctx context.Context, exe string, args, env []string, prefix, dataDir, logPath string) (*spawned, error) {
 	s := &spawned{dataDir: dataDir, logs: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	var sink io.Writer = s.logs
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, fmt.Errorf("server log: %w", err)
+		}
+		s.logFile = f
+		sink = io.MultiWriter(s.logs, f)
+	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = env
-	cmd.Stderr = s.logs
+	cmd.Stderr = sink
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		if s.logFile != nil {
+			s.logFile.Close()
+		}
 		return nil, fmt.Errorf("start %s: %w", strings.Join(args, " "), err)
 	}
 	s.cmd = cmd
@@ -65,7 +78,7 @@ func spawnServer(ctx context.Context, exe string, args, env []string, prefix, da
 				first = false
 				continue
 			}
-			fmt.Fprintln(s.logs, sc.Text())
+			fmt.Fprintln(sink, sc.Text())
 		}
 		if first {
 			close(lines)
@@ -121,6 +134,10 @@ func (s *spawned) stop() error {
 	}
 	if s.dataDir != "" {
 		_ = os.RemoveAll(s.dataDir)
+	}
+	if s.logFile != nil {
+		<-waitOr(s.exited, time.Second)
+		_ = s.logFile.Close()
 	}
 	return err
 }

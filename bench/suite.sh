@@ -64,6 +64,7 @@ def srv(r, k):
 cols = [
     ("opened", lambda r: r["opened"], "{:,.0f}"),
     ("failed", lambda r: r["failed"], "{:,.0f}"),
+    ("closed", lambda r: sum((r.get("closed_during_run") or {}).values()), "{:,.0f}"),
     ("handshakes/s", lambda r: r["handshakes_per_s"], "{:,.0f}"),
     ("deliveries/s", lambda r: r["deliveries_per_s"] if not r["idle"] else None, "{:,.0f}"),
     ("lost", lambda r: r["lost"] if not r["idle"] else None, "{:,.0f}"),

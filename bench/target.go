@@ -129,7 +129,7 @@ func (t *target) rawURL(cfg *Config) error {
 // spawnRef starts the reference broadcast server: one room per path.
 func (t *target) spawnRef(ctx context.Context, cfg *Config) error {
 	args := append([]string{"bench", "-serve-raw", "127.0.0.1:0"}, cfg.ServerArgs...)
-	s, err := spawnServer(ctx, cfg.Executable, args, serverEnv(), refReadyPrefix, "")
+	s, err := spawnServer(ctx, cfg.Executable, args, serverEnv(), refReadyPrefix, "", cfg.ServerLog)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (t *target) spawnPorthouse(ctx context.Context, cfg *Config) error {
 		args = append(args, "-workers", strconv.Itoa(cfg.Workers))
 	}
 	args = append(args, cfg.ServerArgs...)
-	s, err := spawnServer(ctx, cfg.Executable, args, serverEnv("PORTHOUSE_ADMIN_PASSWORD="+password), porthouseReadyPrefix, dir)
+	s, err := spawnServer(ctx, cfg.Executable, args, serverEnv("PORTHOUSE_ADMIN_PASSWORD="+password), porthouseReadyPrefix, dir, cfg.ServerLog)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return err
