@@ -219,6 +219,9 @@ func (p *Puddle) unregister(s *Socket) {
 	p.mu.Unlock()
 }
 
+// shuttingDown reports whether Shutdown has begun.
+func (p *Puddle) shuttingDown() bool { return p.ctx.Err() != nil }
+
 // tokenSockets returns the local sockets of a token.
 func (p *Puddle) tokenSockets(tokenID string) []*Socket {
 	p.mu.Lock()

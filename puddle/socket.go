@@ -490,8 +490,14 @@ func (s *Socket) cleanup() {
 
 // release frees the socket's slot in the sequence.
 // Once per socket: its id (and slot) may belong to a new socket afterwards.
+// A puddle that is shutting down skips it: the whole sequence goes with the
+// process (or, for a worker, the supervisor releases the puddle at once),
+// and thousands of releases at the same moment would only flood it.
 func (s *Socket) release() {
 	s.releaseOnce.Do(func() {
+		if s.p.shuttingDown() {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {

@@ -25,6 +25,9 @@ const (
 	backoffMax   = 10 * time.Second
 	healthyAfter = 30 * time.Second
 	healthEvery  = 2 * time.Second
+	// healthStrikes failed checks in a row kill a worker: a worker that is
+	// slow under load keeps its sockets; one that is stuck does not.
+	healthStrikes = 3
 )
 
 // worker is the supervisor's handle of one worker process.
@@ -165,6 +168,7 @@ func (s *Supervisor) watch(w *worker) {
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
 	lastCheck := time.Now()
+	strikes := 0
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -182,8 +186,14 @@ func (s *Supervisor) watch(w *worker) {
 		if err == nil {
 			err = rpcc.Ping()
 		}
-		if err != nil {
-			w.log.Error("worker failed its health check; killing", "worker", w.id, "error", err)
+		if err == nil {
+			strikes = 0
+			continue
+		}
+		strikes++
+		w.log.Warn("worker failed a health check", "worker", w.id, "strikes", strikes, "error", err)
+		if strikes >= healthStrikes {
+			w.log.Error("worker failed its health checks; killing", "worker", w.id, "error", err)
 			client.Kill()
 			return
 		}
