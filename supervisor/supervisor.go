@@ -59,11 +59,15 @@ type Supervisor struct {
 	grpcSrv   *grpc.Server
 	httpSrv   *http.Server
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+	stopping atomic.Bool // Shutdown has begun: workers that exit are not restarted
 }
+
+// stopped reports whether Shutdown has begun.
+func (s *Supervisor) stopped() bool { return s.stopping.Load() || s.ctx.Err() != nil }
 
 // New opens the store, bootstraps a first start, opens the listeners and
 // the control sockets. Start launches the workers.
@@ -286,6 +290,7 @@ func applyReloadable(dst *config.Config, src config.Config) {
 func (s *Supervisor) Shutdown(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
+		s.stopping.Store(true)
 		deadline, ok := ctx.Deadline()
 		timeout := 10 * time.Second
 		if ok {

@@ -132,16 +132,19 @@ func (s *Supervisor) optionsJSON(id int) []byte {
 func (s *Supervisor) monitor(w *worker) {
 	defer s.wg.Done()
 	backoff := backoffMin
-	for s.ctx.Err() == nil {
+	for !s.stopped() {
 		started := time.Now()
 		if err := s.launch(w); err != nil {
 			w.log.Error("worker failed to start", "worker", w.id, "error", err, "retry_in", backoff)
 		} else {
 			w.log.Info("worker started", "worker", w.id, "pid", w.pid, "restarts", w.restarts)
 			s.watch(w)
+			if s.stopped() {
+				return // drained for shutdown: its exit is expected
+			}
 			s.workerGone(w)
 		}
-		if s.ctx.Err() != nil {
+		if s.stopped() {
 			return
 		}
 		if time.Since(started) > healthyAfter {
