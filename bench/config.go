@@ -112,6 +112,7 @@ func Default() Config {
 // with status 2.
 type UsageError struct{ Msg string }
 
+// Error returns the message, which names the flag at fault.
 func (e *UsageError) Error() string { return e.Msg }
 
 func usagef(format string, args ...any) error {

@@ -266,6 +266,9 @@ func (r *runner) run(ctx context.Context) error {
 	r.drivers = nil
 	r.sumFinal(cpuMark)
 	r.serverFigures(before, connected, after)
+	if s := r.tgt.server; s != nil && !s.alive() {
+		res.Warnings = append(res.Warnings, "the server exited during the run: "+s.logs.lastLine())
+	}
 	return nil
 }
 
