@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/porthouse/porthouse/config"
 	"github.com/porthouse/porthouse/internal/testserver"
 	"github.com/porthouse/porthouse/internal/wstest"
 )
@@ -184,5 +185,32 @@ func TestPersistentRoomNameTakenByTransient(t *testing.T) {
 	st, body := srv.API("POST", "/api/v1/rooms", map[string]any{"name": "tr1"})
 	if st != http.StatusConflict || !strings.Contains(string(body), `"conflict"`) {
 		t.Fatalf("POST a room named like a live transient room: %d %s", st, body)
+	}
+}
+
+// An idle client that answers every ping stays connected: reading a pong
+// must not leave the server waiting for a data frame (and dropping the
+// socket when its partial-frame deadline passes).
+func TestIdleClientAnsweringPingsStays(t *testing.T) {
+	srv := testserver.Start(t, func(c *config.Config) {
+		c.PingInterval = config.Duration(100 * time.Millisecond)
+		c.PongTimeout = config.Duration(300 * time.Millisecond)
+		c.HandshakeTimeout = config.Duration(300 * time.Millisecond)
+	})
+	c := wstest.MustDial(t, srv.WSURL+"/ws/rooms/lobby", wstest.Bearer(srv.LobbySecret))
+	// Read (answering pings) for well past several ping rounds and partial
+	// frame deadlines: nothing arrives and the connection stays open.
+	if _, err := c.Read(2 * time.Second); err == nil {
+		t.Fatal("a data frame arrived on an idle socket")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("idle socket answering pings was dropped: %v (close code %d)", err, c.Code)
+	}
+	// Still a member: a message reaches it.
+	other := wstest.MustDial(t, srv.WSURL+"/ws/rooms/lobby", wstest.Bearer(srv.LobbySecret))
+	if err := other.Write(ws.OpText, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.Read(wstest.Timeout); err != nil || string(f.Payload) != "still here" {
+		t.Fatalf("after idling: %q, %v", f.Payload, err)
 	}
 }

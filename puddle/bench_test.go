@@ -82,7 +82,7 @@ func BenchmarkFrameReader(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		op, msg, err := fr.next()
+		op, msg, err := fr.nextData()
 		if err != nil || op != ws.OpText || len(msg) != len(payload) {
 			b.Fatalf("next: %v %d bytes, %v", op, len(msg), err)
 		}

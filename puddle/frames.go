@@ -145,6 +145,12 @@ func (fr *frameReader) next() (ws.OpCode, []byte, error) {
 			if err := fr.readControl(h); err != nil {
 				return 0, nil, err
 			}
+			if !fragmented {
+				// A ping or pong alone: hand control back, so that a reader
+				// driven by readiness does not wait here for a data frame
+				// that may never come.
+				return opControl, nil, nil
+			}
 			continue
 		}
 		switch h.OpCode {
@@ -206,6 +212,20 @@ func (fr *frameReader) readControl(h ws.Header) error {
 	}
 }
 
+// opControl is what next returns, with no payload, after a ping or pong
+// read outside a fragmented message.
+const opControl ws.OpCode = 0xff
+
+// nextData is next for readers that block anyway: it skips opControl.
+func (fr *frameReader) nextData() (ws.OpCode, []byte, error) {
+	for {
+		op, p, err := fr.next()
+		if err != nil || op != opControl {
+			return op, p, err
+		}
+	}
+}
+
 // grow extends b by n bytes.
 func grow(b []byte, n int) []byte {
 	if cap(b)-len(b) >= n {
@@ -245,7 +265,7 @@ func (ps *preSocket) control(op ws.OpCode, p []byte) {
 	}
 }
 
-func (ps *preSocket) readMessage() (ws.OpCode, []byte, error) { return ps.fr.next() }
+func (ps *preSocket) readMessage() (ws.OpCode, []byte, error) { return ps.fr.nextData() }
 
 func (ps *preSocket) writeFrames(frames ...[]byte) {
 	_ = ps.c.SetWriteDeadline(time.Now().Add(time.Second))

@@ -89,7 +89,7 @@ func FuzzFrameReader(f *testing.F) {
 			if i > len(data) {
 				t.Fatalf("%d messages from %d bytes", i, len(data))
 			}
-			op, msg, err := fr.next()
+			op, msg, err := fr.nextData()
 			if err != nil {
 				return
 			}
@@ -220,13 +220,13 @@ func TestChunkConnSplits(t *testing.T) {
 	payload := bytes.Repeat([]byte("ab"), 20)
 	data := append(maskedFrame(ws.OpBinary, false, payload[:10]), maskedFrame(ws.OpContinuation, true, payload[10:])...)
 	fr := newFrameReader(&chunkConn{r: bytes.NewReader(data[3:]), chunk: 1}, data[:3], fuzzLimit)
-	op, msg, err := fr.next()
+	op, msg, err := fr.nextData()
 	if err != nil || op != ws.OpBinary || !bytes.Equal(msg, payload) {
 		t.Fatalf("next: %v %q %v", op, msg, err)
 	}
 	big := maskedFrame(ws.OpBinary, true, make([]byte, 200))
 	fr = newFrameReader(&chunkConn{r: bytes.NewReader(big)}, nil, fuzzLimit)
-	if _, _, err := fr.next(); err == nil {
+	if _, _, err := fr.nextData(); err == nil {
 		t.Fatal("a 200-byte message passed a 64-byte limit")
 	} else if ce, ok := err.(*closeError); !ok || ce.Code != 1009 {
 		t.Fatalf("oversized message: %v, want close 1009", err)

@@ -354,10 +354,6 @@ func (s *Socket) arm() {
 	}
 }
 
-// frameDeadline bounds how long a frame that has started to arrive may take
-// to complete, so a trickling client cannot hold a reading goroutine.
-const frameDeadline = 10 * time.Second
-
 // onReadable reads every frame that has arrived, then gives the buffer back
 // and arms the socket again. One goroutine at a time (one-shot events).
 func (s *Socket) onReadable() {
@@ -365,7 +361,9 @@ func (s *Socket) onReadable() {
 		return
 	}
 	if !s.isClosed() {
-		_ = s.conn.SetReadDeadline(time.Now().Add(frameDeadline))
+		// A frame that has started to arrive must complete within the
+		// handshake timeout, so a trickling client cannot hold a reader.
+		_ = s.conn.SetReadDeadline(time.Now().Add(s.p.Options().HandshakeTimeout))
 	}
 	s.fr.acquire(s.src)
 	for {
@@ -408,6 +406,9 @@ func (s *Socket) readOne() error {
 		return err
 	}
 	s.lastRead.Store(time.Now().UnixNano())
+	if op == opControl {
+		return nil // handled by control
+	}
 	if s.raw {
 		s.p.m.InRaw.Inc()
 	} else {
