@@ -214,3 +214,25 @@ func TestIdleClientAnsweringPingsStays(t *testing.T) {
 		t.Fatalf("after idling: %q, %v", f.Payload, err)
 	}
 }
+
+// The admin's open sign-up switch survives a restart.
+func TestOpenSignupSwitchPersists(t *testing.T) {
+	srv := testserver.Start(t)
+	signup := func() int {
+		body := strings.NewReader(`{"username":"newbie","password":"long-enough-pw"}`)
+		resp, err := http.Post(srv.URL+"/api/v1/accounts", "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := signup(); st != http.StatusForbidden {
+		t.Fatalf("sign-up while closed: %d", st)
+	}
+	srv.MustAPI(http.StatusOK, "PUT", "/api/v1/settings/open-signup", map[string]any{"open": true}, nil)
+	srv.Restart()
+	if st := signup(); st != http.StatusCreated {
+		t.Fatalf("sign-up after a restart with the switch on: %d", st)
+	}
+}

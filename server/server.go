@@ -68,6 +68,7 @@ func New(cfg config.Config, log hclog.Logger) (*Server, error) {
 	apiCfg := APIConfig(cfg, st, s.puddle, log)
 	apiCfg.Metrics = s.puddle.Metrics()
 	s.api = api.New(apiCfg)
+	ApplyStoredSettings(ctx, st, s.api)
 	return s, nil
 }
 
@@ -87,6 +88,14 @@ func APIConfig(cfg config.Config, st *store.Store, live api.Live, log hclog.Logg
 		BackpipeBurst: cfg.BackpipeBurst,
 		LoginRate:     loginRate,
 		MaxBodyBytes:  int64(cfg.MaxMessageBytes),
+	}
+}
+
+// ApplyStoredSettings applies what the admin changed at run time and the
+// store kept: the open sign-up switch wins over the config's open_signup.
+func ApplyStoredSettings(ctx context.Context, st *store.Store, a *api.Server) {
+	if v, ok, err := st.Setting(ctx, api.SettingOpenSignup); err == nil && ok {
+		a.SetOpenSignup(v == "true")
 	}
 }
 

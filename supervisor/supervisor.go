@@ -101,6 +101,7 @@ func New(cfg config.Config, log hclog.Logger, o Options) (_ *Supervisor, err err
 	apiCfg := server.APIConfig(cfg, st, s.live, log)
 	apiCfg.Metrics = s.m
 	s.api = api.New(apiCfg)
+	server.ApplyStoredSettings(bctx, st, s.api)
 	if s.dir, err = os.MkdirTemp("", "porthouse-"); err != nil {
 		return nil, fmt.Errorf("runtime dir: %w", err)
 	}
