@@ -236,3 +236,48 @@ func TestOpenSignupSwitchPersists(t *testing.T) {
 		t.Fatalf("sign-up after a restart with the switch on: %d", st)
 	}
 }
+
+// A process at max_connections_per_process refuses handshakes with 503 and
+// a JSON body, and takes them again once a socket is gone. Under supervise
+// the limit is per worker: with 2 workers at most 4 sockets fit.
+func TestMaxConnectionsPerProcess(t *testing.T) {
+	srv := testserver.Start(t, func(c *config.Config) { c.MaxConnectionsPerProcess = 2 })
+	capacity := 2
+	if srv.Mode == testserver.ModeSupervise {
+		capacity = 2 * srv.Config.Workers
+	}
+	var open []*wstest.Conn
+	var refused *wstest.Refused
+	for i := 0; i <= capacity && refused == nil; i++ {
+		c, err := wstest.Dial(srv.WSURL+"/ws/rooms/lobby", wstest.Bearer(srv.LobbySecret))
+		switch e := err.(type) {
+		case nil:
+			open = append(open, c)
+		case *wstest.Refused:
+			refused = e
+		default:
+			t.Fatal(err)
+		}
+	}
+	if refused == nil || refused.Status != http.StatusServiceUnavailable || refused.Code == "" {
+		t.Fatalf("after %d sockets: want a 503 with a JSON error, got %+v", len(open), refused)
+	}
+	if len(open) > capacity || (srv.Mode == testserver.ModeRun && len(open) != capacity) {
+		t.Fatalf("%d sockets fit, capacity %d", len(open), capacity)
+	}
+	for _, c := range open {
+		c.Close()
+	}
+	deadline := time.Now().Add(wstest.Timeout)
+	for {
+		c, err := wstest.Dial(srv.WSURL+"/ws/rooms/lobby", wstest.Bearer(srv.LobbySecret))
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no room again after the sockets closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

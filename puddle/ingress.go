@@ -76,6 +76,12 @@ func (p *Puddle) serveConn(c net.Conn) {
 // Every refusal is an HTTP error with a JSON body, before any upgrade.
 func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 	opts := p.Options()
+	if opts.MaxSockets > 0 && p.Count() >= opts.MaxSockets {
+		p.m.Handshake("server_full")
+		writeHTTPError(c, wire.Errorf(wire.CodeInternal, "server full: this process holds its maximum of %d sockets; try again", opts.MaxSockets), http.StatusServiceUnavailable)
+		c.Close()
+		return
+	}
 	fail := func(e *wire.Error) {
 		p.m.Handshake(string(e.Code))
 		p.log.Debug("handshake refused", "remote", req.remote, "path", req.path, "code", e.Code)

@@ -20,6 +20,9 @@ type Options struct {
 	RateLimit        float64 // messages per second per socket; 0 = off
 	RateBurst        int
 	AllowedOrigins   []string
+	// MaxSockets bounds the sockets of this process (0 = no bound): past it a
+	// handshake gets 503, so the process stays under its open-files limit.
+	MaxSockets int
 }
 
 // DefaultOptions are the PROTOCOL.md defaults.

@@ -113,6 +113,7 @@ func PuddleOptions(cfg config.Config, worker int) puddle.Options {
 		RateLimit:        cfg.RateLimit,
 		RateBurst:        cfg.EffectiveRateBurst(),
 		AllowedOrigins:   cfg.AllowedOrigins,
+		MaxSockets:       cfg.MaxConnectionsPerProcess,
 	}
 }
 
