@@ -51,6 +51,8 @@ vet:
 test: test-deps vet
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	PORTHOUSE_TEST_MODE=supervise $(GO) test -race -timeout $(TEST_TIMEOUT) ./e2e/ ./client/
+	# Allocation counts are only exact without the race detector.
+	$(GO) test -count=1 -run 'Alloc' ./router/ ./mesh/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

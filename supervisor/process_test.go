@@ -37,7 +37,7 @@ func buildPorthouse(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("no go command to build the binary: %v", err)
+		t.Fatalf("no go command to build the binary: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "porthouse")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -215,7 +215,7 @@ func childrenOf(t *testing.T, pid int) []int {
 	t.Helper()
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		t.Fatalf("no /proc: %v", err)
 	}
 	var out []int
 	for _, d := range dirs {
