@@ -76,11 +76,20 @@ func (p *Puddle) serveConn(c net.Conn) {
 // Every refusal is an HTTP error with a JSON body, before any upgrade.
 func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 	opts := p.Options()
-	if opts.MaxSockets > 0 && p.Count() >= opts.MaxSockets {
-		p.m.Handshake("server_full")
-		writeHTTPError(c, wire.Errorf(wire.CodeInternal, "server full: this process holds its maximum of %d sockets; try again", opts.MaxSockets), http.StatusServiceUnavailable)
-		c.Close()
-		return
+	reserved := false
+	if opts.MaxSockets > 0 {
+		if !p.reserve(opts.MaxSockets) {
+			p.m.Handshake("server_full")
+			writeHTTPError(c, wire.Errorf(wire.CodeInternal, "server full: this process holds its maximum of %d sockets; try again", opts.MaxSockets), http.StatusServiceUnavailable)
+			c.Close()
+			return
+		}
+		reserved = true
+		defer func() {
+			if reserved {
+				p.unreserve()
+			}
+		}()
 	}
 	fail := func(e *wire.Error) {
 		p.m.Handshake(string(e.Code))
@@ -180,6 +189,7 @@ func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
 			s.announceRaw()
 		}
 	}
+	s.reserved, reserved = reserved, false // the socket's registration takes the place over
 	s.run()
 }
 

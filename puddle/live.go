@@ -51,7 +51,7 @@ func (p *Puddle) TokenRevoked(tokenID string) {
 // drops its public members).
 func (p *Puddle) RoomUpdated(r store.Room) {
 	p.m.LiveChange("room_updated")
-	p.rooms.put(wire.Key(r.Owner, r.Name), r)
+	p.rooms.update(wire.Key(r.Owner, r.Name), r)
 	key := wire.Key(r.Owner, r.Name)
 	room := p.router.Room(key)
 	if room == nil {

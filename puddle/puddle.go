@@ -52,6 +52,7 @@ type Puddle struct {
 	wg     sync.WaitGroup // accept loops, handshakes, registered sockets
 
 	mu        sync.Mutex
+	pending   int // places reserved by handshakes in progress (MaxSockets)
 	listeners map[net.Listener]struct{}
 	sockets   map[*Socket]struct{}
 	byToken   map[string]map[*Socket]struct{}
@@ -173,6 +174,7 @@ func (p *Puddle) startConn(c net.Conn) bool {
 func (p *Puddle) register(s *Socket) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.unreserveLocked(s)
 	if p.closing {
 		return false
 	}
@@ -217,6 +219,34 @@ func (p *Puddle) unregister(s *Socket) {
 		}
 	}
 	p.mu.Unlock()
+}
+
+// reserve takes a place for a handshake under the bound of max sockets,
+// counting handshakes still in progress; false when the process is full.
+func (p *Puddle) reserve(max int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.sockets)+p.pending >= max {
+		return false
+	}
+	p.pending++
+	return true
+}
+
+// unreserve gives back a place a handshake took and did not use.
+func (p *Puddle) unreserve() {
+	p.mu.Lock()
+	p.pending--
+	p.mu.Unlock()
+}
+
+// unreserveLocked hands the socket's reserved place over (to register, or
+// back when the socket ends before it).
+func (p *Puddle) unreserveLocked(s *Socket) {
+	if s.reserved {
+		s.reserved = false
+		p.pending--
+	}
 }
 
 // shuttingDown reports whether Shutdown has begun.

@@ -21,8 +21,9 @@ const (
 // that exist are kept: a room created a moment ago has no live event, and a
 // remembered absence would hide it.
 type roomCache struct {
-	mu    sync.Mutex
-	rooms map[string]cachedRoom
+	mu      sync.Mutex
+	rooms   map[string]cachedRoom
+	changed map[string]time.Time // room key → its last live change
 }
 
 type cachedRoom struct {
@@ -30,7 +31,9 @@ type cachedRoom struct {
 	at   time.Time
 }
 
-func newRoomCache() *roomCache { return &roomCache{rooms: make(map[string]cachedRoom)} }
+func newRoomCache() *roomCache {
+	return &roomCache{rooms: make(map[string]cachedRoom), changed: make(map[string]time.Time)}
+}
 
 func (c *roomCache) get(key string) (store.Room, bool) {
 	c.mu.Lock()
@@ -42,19 +45,47 @@ func (c *roomCache) get(key string) (store.Room, bool) {
 	return e.room, true
 }
 
-func (c *roomCache) put(key string, r store.Room) {
+// put keeps a room read from the directory at readAt, unless a live change
+// of the room came since: then the read is stale.
+func (c *roomCache) put(key string, r store.Room, readAt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if at, ok := c.changed[key]; ok && !at.Before(readAt) {
+		return
+	}
 	if len(c.rooms) >= roomCacheMax {
 		clear(c.rooms)
 	}
 	c.rooms[key] = cachedRoom{room: r, at: time.Now()}
 }
 
+// update stores a room's new rules from a live change.
+func (c *roomCache) update(key string, r store.Room) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.noteLocked(key)
+	c.rooms[key] = cachedRoom{room: r, at: time.Now()}
+}
+
+// drop forgets a deleted room.
 func (c *roomCache) drop(key string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.noteLocked(key)
 	delete(c.rooms, key)
-	c.mu.Unlock()
+}
+
+// noteLocked records a live change of key (and forgets old ones).
+func (c *roomCache) noteLocked(key string) {
+	now := time.Now()
+	if len(c.changed) >= roomCacheMax {
+		for k, at := range c.changed {
+			if now.Sub(at) > roomCacheTTL {
+				delete(c.changed, k)
+			}
+		}
+	}
+	c.changed[key] = now
 }
 
 // room returns a persistent room, from the cache or the directory.
@@ -63,9 +94,10 @@ func (p *Puddle) room(ctx context.Context, owner, name string) (store.Room, erro
 	if r, ok := p.rooms.get(key); ok {
 		return r, nil
 	}
+	readAt := time.Now()
 	r, err := p.dir.Room(ctx, owner, name)
 	if err == nil {
-		p.rooms.put(key, r)
+		p.rooms.put(key, r, readAt)
 	}
 	return r, err
 }

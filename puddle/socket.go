@@ -63,6 +63,7 @@ type Socket struct {
 	pollID uint64
 	gone   bool
 
+	reserved    bool // holds a place under MaxSockets until registered (guarded by Puddle.mu)
 	cleanOnce   sync.Once
 	releaseOnce sync.Once
 	registered  bool
@@ -261,6 +262,9 @@ func (s *Socket) setExtra(b []byte) { s.src = readSource(s.conn, b) }
 func (s *Socket) run() {
 	ctx := s.p.ctx
 	if err := s.p.seq.Activate(ctx, s.id); err != nil || !s.p.register(s) {
+		s.p.mu.Lock()
+		s.p.unreserveLocked(s)
+		s.p.mu.Unlock()
 		s.Close(1001, "server shutting down")
 		s.start()
 		s.waitWriter() // the close frame goes out before cleanup closes the connection
@@ -366,15 +370,19 @@ func (s *Socket) onReadable() {
 		_ = s.conn.SetReadDeadline(time.Now().Add(s.p.Options().HandshakeTimeout))
 	}
 	s.fr.acquire(s.src)
-	for {
+	for n := 1; ; n++ {
 		if err := s.readOne(); err != nil {
 			s.reading.Store(false)
 			s.readFailed(err)
 			s.cleanup()
+			s.fr.drop()
 			return
 		}
 		if s.fr.r.Buffered() == 0 && !pending(s.src) {
 			break
+		}
+		if n%64 == 0 && !s.isClosed() { // a client that never pauses is not a stalled one
+			_ = s.conn.SetReadDeadline(time.Now().Add(s.p.Options().HandshakeTimeout))
 		}
 	}
 	s.fr.release()

@@ -82,7 +82,9 @@ func (c *tokenCache) update(t store.Token) *store.Token {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	shared := &t
-	c.byID[t.ID] = shared
+	if _, ok := c.byID[t.ID]; ok {
+		c.byID[t.ID] = shared // only tokens this process has seen: the map must not grow with every edit
+	}
 	for h, e := range c.bySecret {
 		if e.tok.ID == t.ID {
 			c.bySecret[h] = cachedToken{tok: shared, at: e.at}
