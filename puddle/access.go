@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/porthouse/porthouse/router"
+	"github.com/porthouse/porthouse/sequence"
 	"github.com/porthouse/porthouse/store"
 	"github.com/porthouse/porthouse/wire"
 )
@@ -54,6 +55,12 @@ func roomRules(r store.Room) router.Rules {
 		MaxMessageBytes: r.MaxMessageBytes,
 		PasswordHash:    r.PasswordHash,
 	}
+}
+
+// transientRules turns a transient room into router rules.
+func transientRules(tr sequence.TransientRoom) router.Rules {
+	return router.Rules{Public: tr.Public, PublicSend: tr.PublicSend, Echo: tr.Echo,
+		Presence: tr.Presence, Format: tr.Format, Transient: true}
 }
 
 // publicPerm is what anyone gets in a public room.
@@ -108,8 +115,7 @@ func (p *Puddle) resolve(ctx context.Context, tok *store.Token, name string) (ac
 	if !found {
 		return a, wire.Errorf(wire.CodeNotFound, "no room %q", a.display)
 	}
-	a.rules = router.Rules{Public: tr.Public, PublicSend: tr.PublicSend, Echo: tr.Echo,
-		Presence: tr.Presence, Format: tr.Format, Transient: true}
+	a.rules = transientRules(tr)
 	switch {
 	case owner == tok.Owner:
 		a.perm = permAll

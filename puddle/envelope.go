@@ -122,18 +122,24 @@ func checkSend(m *membership, env *router.Envelope, serverMax int) *wire.Error {
 	if env.Binary && !perm.Has(router.PermBinary) || !env.Binary && !perm.Has(router.PermText) {
 		return wire.Errorf(wire.CodeForbidden, "token may not send %s in room %q", kind(env), m.display)
 	}
+	return checkRoomRules(rules, env, m.display, serverMax)
+}
+
+// checkRoomRules applies a room's format and size rules to a message, for
+// sockets and the backpipe alike.
+func checkRoomRules(rules *router.Rules, env *router.Envelope, display string, serverMax int) *wire.Error {
 	switch rules.Format {
 	case wire.FormatText, wire.FormatJSON:
 		if env.Binary {
-			return wire.Errorf(wire.CodeFormat, "room %q takes %s messages only", m.display, rules.Format)
+			return wire.Errorf(wire.CodeFormat, "room %q takes %s messages only", display, rules.Format)
 		}
 	case wire.FormatBinary:
 		if !env.Binary {
-			return wire.Errorf(wire.CodeFormat, "room %q takes binary messages only", m.display)
+			return wire.Errorf(wire.CodeFormat, "room %q takes binary messages only", display)
 		}
 	}
 	if limit := maxBytes(rules, serverMax); env.Size() > limit {
-		return wire.Errorf(wire.CodeTooLarge, "message is %d bytes; room %q takes at most %d", env.Size(), m.display, limit)
+		return wire.Errorf(wire.CodeTooLarge, "message is %d bytes; room %q takes at most %d", env.Size(), display, limit)
 	}
 	return nil
 }
@@ -249,7 +255,7 @@ func (s *Socket) cmdCreate(ctx context.Context, cmd *wire.Command) *wire.Error {
 		Presence: deref(cmd.Presence), Format: format,
 	}
 	acc := access{key: tr.Key, owner: s.owner, name: cmd.Room, display: cmd.Room, perm: permAll,
-		rules: router.Rules{Public: tr.Public, PublicSend: tr.PublicSend, Echo: tr.Echo, Presence: tr.Presence, Format: format, Transient: true}}
+		rules: transientRules(tr)}
 	s.rmu.Lock()
 	err := s.p.seq.CreateRoom(ctx, tr)
 	if err == nil {

@@ -132,14 +132,8 @@ func (p *Puddle) Publish(ctx context.Context, owner, name string, pub api.Public
 	default:
 		env = router.NewBinary(id, pub.From, pub.Body)
 	}
-	switch {
-	case env.Binary && (rules.Format == wire.FormatText || rules.Format == wire.FormatJSON):
-		return "", wire.Errorf(wire.CodeFormat, "room %q takes %s messages only", name, rules.Format)
-	case !env.Binary && rules.Format == wire.FormatBinary:
-		return "", wire.Errorf(wire.CodeFormat, "room %q takes binary messages only", name)
-	}
-	if limit := maxBytes(&rules, p.Options().MaxMessageBytes); env.Size() > limit {
-		return "", wire.Errorf(wire.CodeTooLarge, "message is %d bytes; room %q takes at most %d", env.Size(), name, limit)
+	if e := checkRoomRules(&rules, env, name, p.Options().MaxMessageBytes); e != nil {
+		return "", e
 	}
 	p.DeliverRoom(key, env)
 	if p.mesh != nil {
@@ -167,7 +161,7 @@ func (p *Puddle) roomRules(ctx context.Context, owner, name string) (router.Rule
 	if !ok {
 		return router.Rules{}, wire.Errorf(wire.CodeNotFound, "no room %q", name)
 	}
-	return router.Rules{Public: tr.Public, PublicSend: tr.PublicSend, Echo: tr.Echo, Presence: tr.Presence, Format: tr.Format, Transient: true}, nil
+	return transientRules(tr), nil
 }
 
 // RoomSockets implements api.Live.

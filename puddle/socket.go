@@ -17,6 +17,10 @@ import (
 	"github.com/porthouse/porthouse/store"
 )
 
+// pingFrame is the server's ping, shared by every socket (frames are never
+// modified once queued).
+var pingFrame = router.Frame(ws.OpPing, nil)
+
 // closeGrace is how long a closing socket waits for the peer's close frame.
 const closeGrace = 2 * time.Second
 
@@ -564,7 +568,7 @@ func (s *Socket) tick() {
 	}
 	if s.pingAt.Load() == 0 && now.Sub(last) >= opts.PingInterval {
 		s.pingAt.Store(now.UnixNano())
-		s.Deliver(router.Frame(ws.OpPing, nil))
+		s.Deliver(pingFrame)
 	}
 	s.timer.Reset(s.nextTick())
 }

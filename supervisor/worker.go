@@ -71,7 +71,9 @@ func RunWorker(getenv func(string) string) error {
 	defer conn.Close()
 
 	w := &workerServer{id: id, ln: ln, log: log}
-	recv := &lateReceiver{}
+	// The mesh listens before the puddle it delivers to exists: frames that
+	// arrive meanwhile are dropped (no member can be here yet).
+	recv := &mesh.Deferred{}
 	m, err := mesh.New(mesh.Config{Self: id, Dir: dir, Log: log.Named("mesh")}, recv)
 	if err != nil {
 		return fmt.Errorf("mesh: %w", err)
@@ -91,7 +93,7 @@ func RunWorker(getenv func(string) string) error {
 		HTTP:    forwardHTTP(filepath.Join(dir, httpSocket)),
 		Mesh:    m,
 	})
-	recv.p = w.p
+	recv.Set(w.p)
 	w.mesh = m
 	go w.watchParent(os.Getppid())
 	plugin.Serve(&plugin.ServeConfig{
@@ -102,15 +104,6 @@ func RunWorker(getenv func(string) string) error {
 	})
 	return nil
 }
-
-// lateReceiver lets the mesh exist before the puddle it delivers to.
-type lateReceiver struct{ p *puddle.Puddle }
-
-func (r *lateReceiver) DeliverRoom(room string, env *router.Envelope) { r.p.DeliverRoom(room, env) }
-func (r *lateReceiver) DeliverDirect(id string, env *router.Envelope) bool {
-	return r.p.DeliverDirect(id, env)
-}
-func (r *lateReceiver) AnnounceLocal(room, typ, socket string) { r.p.AnnounceLocal(room, typ, socket) }
 
 // forwardHTTP sends every non-WebSocket request to the supervisor.
 func forwardHTTP(sock string) http.Handler {
