@@ -9,7 +9,8 @@ import (
 // sockets are live heap that garbage collection cannot shrink, and Go's
 // default (100: the heap may grow to twice the live data before a
 // collection) doubles their resident cost. At 50 an idle socket costs about
-// 12% less memory for somewhat more frequent collections under load.
+// 9% less memory (docs/benchmarks.md, "GC target") for somewhat more
+// frequent collections under load.
 const socketGCPercent = 50
 
 // tuneGC applies socketGCPercent unless the operator set GOGC.
