@@ -167,14 +167,14 @@ func (s *Socket) publish(m *membership, env *router.Envelope) {
 // on another puddle.
 func (s *Socket) sendDirect(to string, env *router.Envelope) *wire.Error {
 	t, ok := s.p.router.Socket(to).(*Socket)
-	if ok && t.owner == s.owner && !t.isClosed() {
+	if ok && t.owner() == s.owner() && !t.isClosed() {
 		t.deliverDirect(env)
 		return nil
 	}
 	if !ok {
 		ctx, cancel := context.WithTimeout(s.p.ctx, liveTimeout)
 		defer cancel()
-		if puddle, found := s.p.remoteSocket(ctx, s.owner, to); found {
+		if puddle, found := s.p.remoteSocket(ctx, s.owner(), to); found {
 			s.p.mesh.Direct(puddle, to, env)
 			return nil
 		}
@@ -244,17 +244,17 @@ func (s *Socket) cmdCreate(ctx context.Context, cmd *wire.Command) *wire.Error {
 	default:
 		return wire.Errorf(wire.CodeBadRequest, "format must be any, text, binary or json")
 	}
-	if _, err := s.p.room(ctx, s.owner, cmd.Room); err == nil {
+	if _, err := s.p.room(ctx, s.owner(), cmd.Room); err == nil {
 		return wire.Errorf(wire.CodeConflict, "room %q exists", cmd.Room)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return wire.Errorf(wire.CodeInternal, "room lookup failed")
 	}
 	tr := sequence.TransientRoom{
-		Key: wire.Key(s.owner, cmd.Room), Owner: s.owner, Creator: s.id,
+		Key: wire.Key(s.owner(), cmd.Room), Owner: s.owner(), Creator: s.id,
 		Public: deref(cmd.Public), PublicSend: deref(cmd.PublicSend), Echo: deref(cmd.Echo),
 		Presence: deref(cmd.Presence), Format: format,
 	}
-	acc := access{key: tr.Key, owner: s.owner, name: cmd.Room, display: cmd.Room, perm: permAll,
+	acc := access{key: tr.Key, owner: s.owner(), name: cmd.Room, display: cmd.Room, perm: permAll,
 		rules: transientRules(tr)}
 	s.rmu.Lock()
 	err := s.p.seq.CreateRoom(ctx, tr)

@@ -94,6 +94,27 @@ func readSource(c net.Conn, extra []byte) io.Reader {
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 
+// frPool holds frame readers with their read buffers: a live socket holds
+// one only while bytes are waiting.
+var frPool = sync.Pool{New: func() any { return &frameReader{r: bufio.NewReaderSize(nil, readBufferSize)} }}
+
+// getFrameReader takes a pooled frame reader reading from src.
+func getFrameReader(src io.Reader, limit int, ctl controlHandler) *frameReader {
+	fr := frPool.Get().(*frameReader)
+	fr.r.Reset(src)
+	fr.limit, fr.ctl = limit, ctl
+	return fr
+}
+
+// put returns a reader taken with getFrameReader, whatever it holds.
+func (fr *frameReader) put() {
+	fr.r.Reset(nil)
+	fr.ctl = nil
+	fr.shrink()
+	fr.msg = fr.msg[:0]
+	frPool.Put(fr)
+}
+
 // acquire takes a pooled read buffer reading from src.
 func (fr *frameReader) acquire(src io.Reader) {
 	if fr.r == nil {

@@ -206,7 +206,7 @@ func TransientRoomIn(ctx context.Context, seq sequence.Sequence, owner, name str
 func (p *Puddle) Kick(owner, socketID string) error {
 	p.m.LiveChange("kick")
 	s, ok := p.router.Socket(socketID).(*Socket)
-	if !ok || s.owner != owner {
+	if !ok || s.owner() != owner {
 		return wire.Errorf(wire.CodeNotFound, "no socket %q", socketID)
 	}
 	s.Close(4010, "kicked by the owner")

@@ -16,13 +16,19 @@ import (
 // to one goroutine, which reads every buffered frame and then arms the
 // socket again. The event carries the socket's poll id, not its fd, so an
 // event that races with the socket's end finds nothing and is dropped.
+//
+// Registered sockets sit in a slab: a poll id is the slot's index + 1 in its
+// low 32 bits and a registration count in its high 32 bits, so a slot reused
+// by a new socket does not match a stale event. A slab costs 8 bytes per
+// socket where a map from id to socket cost about a hundred.
 type poller struct {
 	epfd   int
 	wakefd int // eventfd that ends run
 
-	mu      sync.Mutex
-	sockets map[uint64]*Socket
-	nextID  uint64
+	mu    sync.Mutex
+	slots []*Socket
+	free  []uint32 // indexes of empty slots
+	gen   uint32   // registrations so far, the high half of the next id
 }
 
 func newPoller() (*poller, error) {
@@ -42,7 +48,7 @@ func newPoller() (*poller, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl wake: %w", err)
 	}
-	return &poller{epfd: epfd, wakefd: wakefd, sockets: make(map[uint64]*Socket), nextID: 1}, nil
+	return &poller{epfd: epfd, wakefd: wakefd}, nil
 }
 
 // setEventID stores a 64-bit id in the event's data field.
@@ -64,11 +70,7 @@ func (p *poller) armLocked(s *Socket) error {
 	ev := unix.EpollEvent{Events: pollEvents}
 	op := unix.EPOLL_CTL_MOD
 	if s.pollID == 0 {
-		p.mu.Lock()
-		s.pollID = p.nextID
-		p.nextID++
-		p.sockets[s.pollID] = s
-		p.mu.Unlock()
+		p.add(s)
 		op = unix.EPOLL_CTL_ADD
 	}
 	setEventID(&ev, s.pollID)
@@ -83,8 +85,40 @@ func (p *poller) removeLocked(s *Socket) {
 	}
 	_ = controlFD(s, func(fd int) error { return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil) })
 	p.mu.Lock()
-	delete(p.sockets, s.pollID)
+	if i := uint32(s.pollID) - 1; int(i) < len(p.slots) && p.slots[i] == s {
+		p.slots[i] = nil
+		p.free = append(p.free, i)
+	}
 	p.mu.Unlock()
+}
+
+// add gives the socket a slot and its poll id.
+func (p *poller) add(s *Socket) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var i uint32
+	if n := len(p.free); n > 0 {
+		i = p.free[n-1]
+		p.free = p.free[:n-1]
+	} else {
+		i = uint32(len(p.slots))
+		p.slots = append(p.slots, nil)
+	}
+	p.gen++
+	p.slots[i] = s
+	s.pollID = uint64(p.gen)<<32 | uint64(i+1)
+}
+
+// lookup returns the socket of a poll id, or nil when it has gone.
+func (p *poller) lookup(id uint64) *Socket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := uint32(id) - 1; int(i) < len(p.slots) {
+		if s := p.slots[i]; s != nil && s.pollID == id {
+			return s
+		}
+	}
+	return nil
 }
 
 // controlFD runs fn with the connection's file descriptor.
@@ -121,10 +155,7 @@ func (p *poller) run() {
 			if id == 0 {
 				return // woken to stop
 			}
-			p.mu.Lock()
-			s := p.sockets[id]
-			p.mu.Unlock()
-			if s != nil {
+			if s := p.lookup(id); s != nil {
 				go s.onReadable()
 			}
 		}

@@ -179,14 +179,13 @@ func (p *Puddle) register(s *Socket) bool {
 		return false
 	}
 	p.sockets[s] = struct{}{}
-	set := p.byToken[s.tokenID]
+	set := p.byToken[s.tokenID()]
 	if set == nil {
 		set = make(map[*Socket]struct{})
-		p.byToken[s.tokenID] = set
+		p.byToken[s.tokenID()] = set
 	}
 	set[s] = struct{}{}
 	s.gauge().Inc()
-	s.registered = true
 	p.wg.Add(1) // done in unregister: Shutdown waits for every socket to end
 	return true
 }
@@ -212,10 +211,10 @@ func (p *Puddle) unregister(s *Socket) {
 		p.wg.Done()
 	}
 	delete(p.sockets, s)
-	if set := p.byToken[s.tokenID]; set != nil {
+	if set := p.byToken[s.tokenID()]; set != nil {
 		delete(set, s)
 		if len(set) == 0 {
-			delete(p.byToken, s.tokenID)
+			delete(p.byToken, s.tokenID())
 		}
 	}
 	p.mu.Unlock()

@@ -38,7 +38,7 @@ func (s *Socket) joinLocked(ctx context.Context, acc access) *wire.Error {
 // addMemberLocked puts the socket into the router's room after the sequence
 // accepted it, and announces it in presence rooms.
 func (s *Socket) addMemberLocked(acc access) {
-	member := router.NewMember(s.id, s.owner, s.raw, s, acc.perm)
+	member := router.NewMember(s.id, s.owner(), s.raw, s, acc.perm)
 	room := s.p.router.Join(acc.key, acc.owner, acc.name, acc.rules, member)
 	s.rooms = append(s.rooms, &membership{display: acc.display, room: room, member: member})
 	if room.Rules().Presence && !s.unannounced {
@@ -95,7 +95,7 @@ func (s *Socket) membershipFor(name string) (*membership, string) {
 	}
 	owner := ref.Owner
 	if owner == "" {
-		owner = s.owner
+		owner = s.owner()
 	}
 	key := wire.Key(owner, ref.Name)
 	s.rmu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,56 +28,65 @@ const closeGrace = 2 * time.Second
 // Socket is one live connection. Its read loop goroutine owns its life; its
 // writer goroutine runs only while frames are queued.
 type Socket struct {
-	p       *Puddle
-	id      string
-	tokenID string
-	owner   string
-	raw     bool
-	conn    net.Conn
+	p    *Puddle
+	id   string // tk_.../slot; the token id is its first part
+	conn net.Conn
 
 	tok     atomic.Pointer[store.Token]
 	readAt  int64         // unix ns when tok was read: later changes must reach the socket
 	limiter *rate.Limiter // nil when rate limiting is off
 
-	// Outbound queue, guarded by wmu.
-	wmu        sync.Mutex
-	queue      [][]byte
-	spare      [][]byte
-	queued     int
-	started    bool
-	writing    bool
-	closed     bool
-	closeFrame []byte
-	closeCode  int
+	// Outbound queue, guarded by wmu. Once closed, the queue holds at most
+	// the close frame.
+	wmu    sync.Mutex
+	queue  [][]byte
+	spare  [][]byte
+	queued int
+
+	started bool // guarded by wmu
+	writing bool // guarded by wmu
+	closed  bool // guarded by wmu
+
+	raw         bool
+	unannounced bool // guarded by rmu: a raw socket whose upgrade is not done: presence is not told yet
+	gone        bool // guarded by pollMu
+	reserved    bool // holds a place under MaxSockets until registered (guarded by Puddle.mu)
+
+	ended    atomic.Bool // cleanup has run
+	released atomic.Bool // the slot has been given back
+	reading  atomic.Bool
 
 	// Room memberships, guarded by rmu.
-	rmu         sync.Mutex
-	unannounced bool          // a raw socket whose upgrade is not done: presence is not told yet
-	rooms       []*membership // a slice: sockets are in few rooms, and a map costs a bucket
+	rmu   sync.Mutex
+	rooms []*membership // a slice: sockets are in few rooms, and a map costs a bucket
 
-	// Read side: fr is used by one goroutine at a time (reading guards it);
-	// its buffer is pooled and held only while bytes are waiting. src is the
-	// connection, after any bytes read past the handshake.
-	fr      *frameReader
-	src     io.Reader
-	reading atomic.Bool
+	// Read side: fr is used by one goroutine at a time (reading guards it)
+	// and is pooled, held only while bytes are waiting. pre holds bytes
+	// read past the handshake until they are consumed.
+	fr  *frameReader
+	pre *prefixReader
 
 	// Poller registration, guarded by pollMu: arming and the final close of
 	// the connection never interleave, so an fd is never armed after reuse.
 	pollMu sync.Mutex
 	pollID uint64
-	gone   bool
-
-	reserved    bool // holds a place under MaxSockets until registered (guarded by Puddle.mu)
-	cleanOnce   sync.Once
-	releaseOnce sync.Once
-	registered  bool
 
 	// Liveness: the timer drives ping, pong timeout and token expiry.
 	lastRead atomic.Int64 // unix nanoseconds
 	timer    *time.Timer
 	pingAt   atomic.Int64 // unix nanoseconds of the unanswered ping, 0 if none
 }
+
+// tokenID returns the id of the socket's token.
+func (s *Socket) tokenID() string {
+	if i := strings.LastIndexByte(s.id, '/'); i >= 0 {
+		return s.id[:i]
+	}
+	return s.id
+}
+
+// owner returns the account that owns the socket's token.
+func (s *Socket) owner() string { return s.tok.Load().Owner }
 
 // roomLocked returns the socket's membership of the room key, or nil.
 func (s *Socket) roomLocked(key string) *membership {
@@ -143,8 +153,11 @@ func (s *Socket) writeLoop() {
 	for {
 		s.wmu.Lock()
 		if s.closed {
-			cf := s.closeFrame
-			s.closeFrame = nil
+			var cf []byte
+			if len(s.queue) > 0 {
+				cf = s.queue[0]
+			}
+			s.queue = nil
 			s.wmu.Unlock()
 			if cf != nil {
 				_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -199,12 +212,11 @@ func (s *Socket) Close(code int, reason string) {
 		return
 	}
 	s.closed = true
-	s.closeCode = code
 	s.p.m.Close(code)
 	clear(s.queue)
-	s.queue = nil
+	s.queue = append(s.queue[:0], closeFrame(code, reason))
+	s.spare = nil
 	s.queued = 0
-	s.closeFrame = closeFrame(code, reason)
 	kick := s.started && !s.writing
 	if kick {
 		s.writing = true
@@ -233,13 +245,10 @@ func (s *Socket) ID() string { return s.id }
 
 func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *Socket {
 	s := &Socket{
-		p:       p,
-		id:      id,
-		tokenID: tok.ID,
-		owner:   tok.Owner,
-		raw:     raw,
-		conn:    c,
-		src:     c,
+		p:    p,
+		id:   id,
+		raw:  raw,
+		conn: c,
 	}
 	s.tok.Store(tok)
 	// The timer exists, stopped, before any goroutine can see the socket:
@@ -258,7 +267,20 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 
 // setExtra hands the socket bytes read past the handshake: they are read
 // before the connection.
-func (s *Socket) setExtra(b []byte) { s.src = readSource(s.conn, b) }
+func (s *Socket) setExtra(b []byte) {
+	if len(b) > 0 {
+		s.pre = &prefixReader{b: b, r: s.conn}
+	}
+}
+
+// source is what the socket reads from: the bytes read past the handshake,
+// then the connection.
+func (s *Socket) source() io.Reader {
+	if s.pre != nil {
+		return s.pre
+	}
+	return s.conn
+}
 
 // run starts the socket after the upgrade: registers it, starts its writer
 // and timer, then hands its reading to the poller. It returns at once; the
@@ -283,12 +305,11 @@ func (s *Socket) run() {
 	s.start()
 	s.timer.Reset(s.nextTick())
 	s.logger().Debug("socket open", "raw", s.raw)
-	s.initReader()
 	if s.p.poll == nil {
 		s.readLoop()
 		return
 	}
-	if pending(s.src) {
+	if s.pre != nil {
 		s.onReadable() // bytes read past the handshake: read them now
 		return
 	}
@@ -300,7 +321,7 @@ func (s *Socket) run() {
 // revoked token closes it with 4001, new settings are applied. It reports
 // whether the socket goes on.
 func (s *Socket) catchUp(ctx context.Context) bool {
-	cur, revoked := s.p.tokens.since(s.tokenID, time.Unix(0, s.readAt))
+	cur, revoked := s.p.tokens.since(s.tokenID(), time.Unix(0, s.readAt))
 	if revoked {
 		s.Close(4001, "token revoked")
 		return false
@@ -319,7 +340,7 @@ func (s *Socket) catchUp(ctx context.Context) bool {
 func (s *Socket) start() {
 	s.wmu.Lock()
 	s.started = true
-	kick := !s.writing && (len(s.queue) > 0 || s.closeFrame != nil)
+	kick := !s.writing && len(s.queue) > 0
 	if kick {
 		s.writing = true
 	}
@@ -329,13 +350,13 @@ func (s *Socket) start() {
 	}
 }
 
-// initReader prepares the frame reader (its buffer is taken when needed).
-func (s *Socket) initReader() {
+// reader takes a pooled frame reader for the socket.
+func (s *Socket) reader() *frameReader {
 	limit := s.p.Options().MaxMessageBytes
 	if !s.raw {
 		limit += envelopeOverhead
 	}
-	s.fr = &frameReader{limit: limit, ctl: s}
+	return getFrameReader(s.source(), limit, s)
 }
 
 // control handles a ping or pong read between data frames.
@@ -373,24 +394,26 @@ func (s *Socket) onReadable() {
 		// handshake timeout, so a trickling client cannot hold a reader.
 		_ = s.conn.SetReadDeadline(time.Now().Add(s.p.Options().HandshakeTimeout))
 	}
-	s.fr.acquire(s.src)
+	s.fr = s.reader()
 	for n := 1; ; n++ {
 		if err := s.readOne(); err != nil {
 			s.reading.Store(false)
 			s.readFailed(err)
 			s.cleanup()
-			s.fr.drop()
+			s.fr.put()
+			s.fr = nil
 			return
 		}
-		if s.fr.r.Buffered() == 0 && !pending(s.src) {
+		if s.fr.r.Buffered() == 0 && (s.pre == nil || len(s.pre.b) == 0) {
 			break
 		}
 		if n%64 == 0 && !s.isClosed() { // a client that never pauses is not a stalled one
 			_ = s.conn.SetReadDeadline(time.Now().Add(s.p.Options().HandshakeTimeout))
 		}
 	}
-	s.fr.release()
-	s.src = s.conn // everything read past the handshake has been consumed
+	s.fr.put()
+	s.fr = nil
+	s.pre = nil // everything read past the handshake has been consumed
 	if !s.isClosed() {
 		_ = s.conn.SetReadDeadline(time.Time{})
 	}
@@ -400,7 +423,7 @@ func (s *Socket) onReadable() {
 
 // readLoop is the blocking read path, used when no poller is available.
 func (s *Socket) readLoop() {
-	s.fr.acquire(s.src)
+	s.fr = s.reader()
 	for {
 		if err := s.readOne(); err != nil {
 			s.readFailed(err)
@@ -481,24 +504,25 @@ func (s *Socket) waitWriter() {
 // cleanup ends the socket, once: it leaves the poller and closes the
 // connection, leaves every room, frees the slot and unregisters.
 func (s *Socket) cleanup() {
-	s.cleanOnce.Do(func() {
-		s.wmu.Lock()
-		s.closed = true
-		s.wmu.Unlock()
-		s.timer.Stop()
-		s.pollMu.Lock()
-		s.gone = true
-		if s.p.poll != nil {
-			s.p.poll.removeLocked(s)
-		}
-		s.conn.Close()
-		s.pollMu.Unlock()
-		s.p.router.RemoveSocket(s.id, s)
-		s.leaveAll()
-		s.release()
-		s.p.unregister(s)
-		s.logger().Debug("socket closed")
-	})
+	if !s.ended.CompareAndSwap(false, true) {
+		return
+	}
+	s.wmu.Lock()
+	s.closed = true
+	s.wmu.Unlock()
+	s.timer.Stop()
+	s.pollMu.Lock()
+	s.gone = true
+	if s.p.poll != nil {
+		s.p.poll.removeLocked(s)
+	}
+	s.conn.Close()
+	s.pollMu.Unlock()
+	s.p.router.RemoveSocket(s.id, s)
+	s.leaveAll()
+	s.release()
+	s.p.unregister(s)
+	s.logger().Debug("socket closed")
 }
 
 // release frees the socket's slot in the sequence.
@@ -507,16 +531,14 @@ func (s *Socket) cleanup() {
 // process (or, for a worker, the supervisor releases the puddle at once),
 // and thousands of releases at the same moment would only flood it.
 func (s *Socket) release() {
-	s.releaseOnce.Do(func() {
-		if s.p.shuttingDown() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {
-			s.logger().Error("release failed", "error", err)
-		}
-	})
+	if !s.released.CompareAndSwap(false, true) || s.p.shuttingDown() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := s.p.seq.Release(ctx, s.id); err != nil {
+		s.logger().Error("release failed", "error", err)
+	}
 }
 
 // abandon undoes an admission whose upgrade failed: the socket never ran,
