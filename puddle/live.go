@@ -31,9 +31,7 @@ func (p *Puddle) TokenUpdated(t store.Token) {
 	for _, s := range p.tokenSockets(t.ID) {
 		old := s.tok.Swap(shared)
 		s.applyToken(ctx, old, shared)
-		if s.timer != nil {
-			s.timer.Reset(s.nextTick())
-		}
+		s.p.wheel.schedule(s, s.nextTick())
 	}
 }
 

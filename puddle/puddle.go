@@ -41,6 +41,7 @@ type Puddle struct {
 	rooms    *roomCache
 	m        *metrics.Metrics
 	poll     *poller // nil: sockets read with a goroutine each
+	wheel    *wheel
 	pollWG   sync.WaitGroup
 	pollOnce sync.Once
 
@@ -80,6 +81,7 @@ func New(opts Options, d Deps) *Puddle {
 		tokens:    newTokenCache(),
 		rooms:     newRoomCache(),
 		m:         d.Metrics,
+		wheel:     newWheel(time.Now(), (*Socket).tick),
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
@@ -87,6 +89,7 @@ func New(opts Options, d Deps) *Puddle {
 		byToken:   make(map[string]map[*Socket]struct{}),
 	}
 	p.opts.Store(&opts)
+	p.wheel.start()
 	if poll, err := newPoller(); err != nil {
 		d.Log.Warn("no epoll; every socket keeps a reading goroutine", "error", err)
 	} else {
@@ -317,9 +320,11 @@ func (p *Puddle) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// stopPoller ends the poller goroutine and frees its descriptors (once).
+// stopPoller ends the poller and wheel goroutines and frees the poller's
+// descriptors (once).
 func (p *Puddle) stopPoller() {
 	p.pollOnce.Do(func() {
+		p.wheel.close()
 		if p.poll == nil {
 			return
 		}

@@ -71,10 +71,13 @@ type Socket struct {
 	pollMu sync.Mutex
 	pollID uint64
 
-	// Liveness: the timer drives ping, pong timeout and token expiry.
-	lastRead atomic.Int64 // unix nanoseconds
-	timer    *time.Timer
-	pingAt   atomic.Int64 // unix nanoseconds of the unanswered ping, 0 if none
+	// Liveness: the puddle's wheel calls tick for ping, pong timeout and
+	// token expiry. wnext, wprev and wwhen are the wheel's (guarded by its
+	// lock): the socket's place in a slot and its deadline, 0 when off.
+	lastRead     atomic.Int64 // unix nanoseconds
+	pingAt       atomic.Int64 // unix nanoseconds of the unanswered ping, 0 if none
+	wnext, wprev *Socket
+	wwhen        int64
 }
 
 // tokenID returns the id of the socket's token.
@@ -251,10 +254,6 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 		conn: c,
 	}
 	s.tok.Store(tok)
-	// The timer exists, stopped, before any goroutine can see the socket:
-	// tick and TokenUpdated read s.timer, so it is never assigned later.
-	s.timer = time.AfterFunc(time.Hour, s.tick)
-	s.timer.Stop()
 	if o := p.Options(); o.RateLimit > 0 {
 		burst := o.RateBurst
 		if burst <= 0 {
@@ -303,7 +302,7 @@ func (s *Socket) run() {
 		s.welcome(ctx)
 	}
 	s.start()
-	s.timer.Reset(s.nextTick())
+	s.p.wheel.schedule(s, s.nextTick())
 	s.logger().Debug("socket open", "raw", s.raw)
 	if s.p.poll == nil {
 		s.readLoop()
@@ -510,7 +509,7 @@ func (s *Socket) cleanup() {
 	s.wmu.Lock()
 	s.closed = true
 	s.wmu.Unlock()
-	s.timer.Stop()
+	s.p.wheel.cancel(s)
 	s.pollMu.Lock()
 	s.gone = true
 	if s.p.poll != nil {
@@ -592,5 +591,5 @@ func (s *Socket) tick() {
 		s.pingAt.Store(now.UnixNano())
 		s.Deliver(pingFrame)
 	}
-	s.timer.Reset(s.nextTick())
+	s.p.wheel.schedule(s, s.nextTick())
 }
