@@ -2,50 +2,158 @@ package sequence
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"unique"
 )
 
 var _ Sequence = (*Local)(nil)
 
 // Local is the in-process Sequence. The zero value is not usable; call
 // NewLocal.
+//
+// Local holds one entry per socket, so an entry is kept small: a socket id
+// is not stored but rebuilt from the token and slot ("tokenID/slot") when
+// asked for, and parsed back to find the entry; owner and mode strings are
+// interned; the token's slots are a slice indexed by slot.
 type Local struct {
 	mu        sync.Mutex
-	sockets   map[string]*entry            // socket id → entry
-	tokens    map[string]*tokenSlots       // token id → its slots
-	rooms     map[string]map[string]*entry // room key → socket id → entry
-	routes    map[string]map[int]int       // room key → puddle → member count
-	transient map[string]TransientRoom     // room key → room
+	tokens    map[string]*tokenSlots   // token id → its slots, and so its sockets
+	rooms     map[string]*room         // room key → members and routes
+	transient map[string]TransientRoom // room key → room
 }
 
+// entry is one socket. Its id is tok.id + "/" + slot.
 type entry struct {
-	Entry
-	rooms []string // room keys; a slice, as an entry is in few rooms
+	tok    *tokenSlots
+	owner  unique.Handle[string]
+	mode   unique.Handle[string]
+	rooms  []*room // the rooms it is in; a slice, as an entry is in few rooms
+	puddle int
+	slot   int32 // a token never holds 2^31 sockets
+	state  uint8 // a State
 }
 
-func (e *entry) in(room string) bool { return slices.Contains(e.rooms, room) }
+// id builds the socket id.
+func (e *entry) id() string {
+	var buf [20]byte
+	return e.tok.id + "/" + string(strconv.AppendInt(buf[:0], int64(e.slot), 10))
+}
 
-func (e *entry) drop(room string) {
-	if i := slices.Index(e.rooms, room); i >= 0 {
-		e.rooms[i] = e.rooms[len(e.rooms)-1]
-		e.rooms = e.rooms[:len(e.rooms)-1]
+func (e *entry) in(r *room) bool { return slices.Contains(e.rooms, r) }
+
+func (e *entry) drop(r *room) {
+	if i := slices.Index(e.rooms, r); i >= 0 {
+		last := len(e.rooms) - 1
+		e.rooms[i] = e.rooms[last]
+		e.rooms[last] = nil
+		e.rooms = e.rooms[:last]
 	}
+}
+
+func (e *entry) snapshot() Entry {
+	rooms := make([]string, len(e.rooms))
+	for i, r := range e.rooms {
+		rooms[i] = r.key
+	}
+	slices.Sort(rooms)
+	return Entry{
+		ID:      e.id(),
+		TokenID: e.tok.id,
+		Slot:    int(e.slot),
+		Owner:   e.owner.Value(),
+		Puddle:  e.puddle,
+		Mode:    e.mode.Value(),
+		State:   State(e.state),
+		Rooms:   rooms,
+	}
+}
+
+// room is a room with members: who is in it and which puddles they are on.
+type room struct {
+	key     string
+	members map[*entry]struct{}
+	routes  []route // sorted by puddle
+}
+
+// route counts the members of a room on one puddle.
+type route struct {
+	puddle int
+	n      int
+}
+
+func (r *room) addRoute(puddle int) {
+	i, found := slices.BinarySearchFunc(r.routes, puddle, func(rt route, p int) int { return cmp.Compare(rt.puddle, p) })
+	if found {
+		r.routes[i].n++
+		return
+	}
+	r.routes = slices.Insert(r.routes, i, route{puddle: puddle, n: 1})
+}
+
+func (r *room) dropRoute(puddle int) {
+	i, found := slices.BinarySearchFunc(r.routes, puddle, func(rt route, p int) int { return cmp.Compare(rt.puddle, p) })
+	if !found {
+		return
+	}
+	if r.routes[i].n--; r.routes[i].n <= 0 {
+		r.routes = slices.Delete(r.routes, i, i+1)
+	}
+}
+
+func (r *room) puddles() []int {
+	ps := make([]int, len(r.routes))
+	for i, rt := range r.routes {
+		ps[i] = rt.puddle
+	}
+	return ps
 }
 
 // NewLocal returns an empty in-process sequence.
 func NewLocal() *Local {
 	return &Local{
-		sockets:   make(map[string]*entry),
 		tokens:    make(map[string]*tokenSlots),
-		rooms:     make(map[string]map[string]*entry),
-		routes:    make(map[string]map[int]int),
+		rooms:     make(map[string]*room),
 		transient: make(map[string]TransientRoom),
 	}
+}
+
+// lookupLocked finds the entry of a socket id.
+func (l *Local) lookupLocked(socketID string) *entry {
+	i := strings.LastIndexByte(socketID, '/')
+	if i < 0 {
+		return nil
+	}
+	slot, ok := parseSlot(socketID[i+1:])
+	if !ok {
+		return nil
+	}
+	slots := l.tokens[socketID[:i]]
+	if slots == nil || slot > len(slots.used) {
+		return nil
+	}
+	return slots.used[slot-1]
+}
+
+// parseSlot parses a slot as strconv.Itoa writes it: digits, no sign, no
+// leading zero, at least 1. Any other spelling names no socket.
+func parseSlot(s string) (int, bool) {
+	if s == "" || len(s) > 10 || s[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n <= 1<<31-1
 }
 
 // Admit implements Sequence.
@@ -53,30 +161,21 @@ func (l *Local) Admit(_ context.Context, r AdmitRequest) (Entry, error) {
 	if r.MaxConnections < 1 {
 		return Entry{}, ErrMaxConnections
 	}
+	owner, mode := unique.Make(r.Owner), unique.Make(r.Mode)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	slots := l.tokens[r.TokenID]
 	if slots == nil {
-		slots = &tokenSlots{used: make(map[int]*entry)}
+		slots = &tokenSlots{id: r.TokenID}
 		l.tokens[r.TokenID] = slots
 	}
-	if len(slots.used) >= r.MaxConnections {
+	if slots.n >= r.MaxConnections {
 		return Entry{}, ErrMaxConnections
 	}
-	// The lowest free slot is at most len(used)+1, so it is within
-	// MaxConnections here.
-	slot := slots.take()
-	e := &entry{Entry: Entry{
-		ID:      r.TokenID + "/" + strconv.Itoa(slot),
-		TokenID: r.TokenID,
-		Slot:    slot,
-		Owner:   r.Owner,
-		Puddle:  r.Puddle,
-		Mode:    r.Mode,
-		State:   Admitted,
-	}}
-	slots.used[slot] = e
-	l.sockets[e.ID] = e
+	// The lowest free slot is at most n+1, so it is within MaxConnections
+	// here.
+	e := &entry{tok: slots, owner: owner, mode: mode, puddle: r.Puddle, state: uint8(Admitted)}
+	slots.take(e)
 	return e.snapshot(), nil
 }
 
@@ -84,11 +183,11 @@ func (l *Local) Admit(_ context.Context, r AdmitRequest) (Entry, error) {
 func (l *Local) Activate(_ context.Context, socketID string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sockets[socketID]
-	if !ok {
+	e := l.lookupLocked(socketID)
+	if e == nil {
 		return fmt.Errorf("activate %s: %w", socketID, ErrNotFound)
 	}
-	e.State = Live
+	e.state = uint8(Live)
 	return nil
 }
 
@@ -96,8 +195,8 @@ func (l *Local) Activate(_ context.Context, socketID string) error {
 func (l *Local) Release(_ context.Context, socketID string) (left, vanished []string, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sockets[socketID]
-	if !ok {
+	e := l.lookupLocked(socketID)
+	if e == nil {
 		return nil, nil, nil // releasing twice is harmless
 	}
 	left, vanished = l.releaseLocked(e)
@@ -105,22 +204,20 @@ func (l *Local) Release(_ context.Context, socketID string) (left, vanished []st
 }
 
 func (l *Local) releaseLocked(e *entry) (left, vanished []string) {
-	for _, room := range slices.Clone(e.rooms) {
-		left = append(left, room)
-		if l.leaveLocked(e, room) {
-			vanished = append(vanished, room)
+	for _, r := range slices.Clone(e.rooms) {
+		left = append(left, r.key)
+		if l.leaveLocked(e, r) {
+			vanished = append(vanished, r.key)
 		}
 	}
 	slices.Sort(left)
 	slices.Sort(vanished)
-	delete(l.sockets, e.ID)
-	if slots := l.tokens[e.TokenID]; slots != nil {
-		slots.give(e.Slot)
-		if len(slots.used) == 0 {
-			delete(l.tokens, e.TokenID)
-		}
+	slots := e.tok
+	slots.give(e)
+	if slots.n == 0 {
+		delete(l.tokens, slots.id)
 	}
-	e.State = Gone
+	e.state = uint8(Gone)
 	return left, vanished
 }
 
@@ -128,77 +225,64 @@ func (l *Local) releaseLocked(e *entry) (left, vanished []string) {
 func (l *Local) Join(_ context.Context, r JoinRequest) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sockets[r.SocketID]
-	if !ok {
+	e := l.lookupLocked(r.SocketID)
+	if e == nil {
 		return fmt.Errorf("join %s: socket %w", r.Room, ErrNotFound)
 	}
-	if e.in(r.Room) {
+	rm := l.rooms[r.Room]
+	if rm != nil && e.in(rm) {
 		return nil
 	}
-	members := l.rooms[r.Room]
-	if r.MaxMembers > 0 && len(members) >= r.MaxMembers {
+	if rm != nil && r.MaxMembers > 0 && len(rm.members) >= r.MaxMembers {
 		return ErrRoomFull
 	}
 	l.joinLocked(e, r.Room)
 	return nil
 }
 
-// joinLocked adds e to room. It is a no-op for a member, so a route is never
-// counted twice for one socket (CreateRoom may name a room its creator is
-// already in).
-func (l *Local) joinLocked(e *entry, room string) {
-	if e.in(room) {
+// joinLocked adds e to the room of key. It is a no-op for a member, so a
+// route is never counted twice for one socket (CreateRoom may name a room
+// its creator is already in).
+func (l *Local) joinLocked(e *entry, key string) {
+	rm := l.rooms[key]
+	if rm == nil {
+		rm = &room{key: key, members: make(map[*entry]struct{})}
+		l.rooms[key] = rm
+	} else if e.in(rm) {
 		return
 	}
-	members := l.rooms[room]
-	if members == nil {
-		members = make(map[string]*entry)
-		l.rooms[room] = members
-	}
-	members[e.ID] = e
-	e.rooms = append(e.rooms, room)
-	route := l.routes[room]
-	if route == nil {
-		route = make(map[int]int)
-		l.routes[room] = route
-	}
-	route[e.Puddle]++
+	rm.members[e] = struct{}{}
+	e.rooms = append(e.rooms, rm)
+	rm.addRoute(e.puddle)
 }
 
 // Leave implements Sequence.
-func (l *Local) Leave(_ context.Context, socketID, room string) (bool, error) {
+func (l *Local) Leave(_ context.Context, socketID, key string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sockets[socketID]
-	if !ok {
-		return false, fmt.Errorf("leave %s: socket %w", room, ErrNotFound)
+	e := l.lookupLocked(socketID)
+	if e == nil {
+		return false, fmt.Errorf("leave %s: socket %w", key, ErrNotFound)
 	}
-	if !e.in(room) {
+	rm := l.rooms[key]
+	if rm == nil || !e.in(rm) {
 		return false, nil
 	}
-	return l.leaveLocked(e, room), nil
+	return l.leaveLocked(e, rm), nil
 }
 
-// leaveLocked removes e from room and reports whether a transient room
+// leaveLocked removes e from rm and reports whether a transient room
 // vanished with it.
-func (l *Local) leaveLocked(e *entry, room string) bool {
-	e.drop(room)
-	members := l.rooms[room]
-	delete(members, e.ID)
-	if route := l.routes[room]; route != nil {
-		if route[e.Puddle]--; route[e.Puddle] <= 0 {
-			delete(route, e.Puddle)
-		}
-		if len(route) == 0 {
-			delete(l.routes, room)
-		}
-	}
-	if len(members) > 0 {
+func (l *Local) leaveLocked(e *entry, rm *room) bool {
+	e.drop(rm)
+	delete(rm.members, e)
+	rm.dropRoute(e.puddle)
+	if len(rm.members) > 0 {
 		return false
 	}
-	delete(l.rooms, room)
-	if _, ok := l.transient[room]; ok {
-		delete(l.transient, room)
+	delete(l.rooms, rm.key)
+	if _, ok := l.transient[rm.key]; ok {
+		delete(l.transient, rm.key)
 		return true
 	}
 	return false
@@ -208,8 +292,8 @@ func (l *Local) leaveLocked(e *entry, room string) bool {
 func (l *Local) CreateRoom(_ context.Context, r TransientRoom) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sockets[r.Creator]
-	if !ok {
+	e := l.lookupLocked(r.Creator)
+	if e == nil {
 		return fmt.Errorf("create %s: creator %w", r.Key, ErrNotFound)
 	}
 	if _, exists := l.transient[r.Key]; exists {
@@ -232,20 +316,35 @@ func (l *Local) Room(_ context.Context, key string) (TransientRoom, bool, error)
 func (l *Local) Socket(_ context.Context, socketID string) (Entry, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.sockets[socketID]
-	if !ok {
+	e := l.lookupLocked(socketID)
+	if e == nil {
 		return Entry{}, false, nil
 	}
 	return e.snapshot(), true, nil
 }
 
-// Members implements Sequence.
-func (l *Local) Members(_ context.Context, room string) ([]string, error) {
+// Puddle returns the puddle of a socket, without the copy Socket makes.
+func (l *Local) Puddle(socketID string) (int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ids := make([]string, 0, len(l.rooms[room]))
-	for id := range l.rooms[room] {
-		ids = append(ids, id)
+	e := l.lookupLocked(socketID)
+	if e == nil {
+		return 0, false
+	}
+	return e.puddle, true
+}
+
+// Members implements Sequence.
+func (l *Local) Members(_ context.Context, key string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rm := l.rooms[key]
+	if rm == nil {
+		return []string{}, nil
+	}
+	ids := make([]string, 0, len(rm.members))
+	for e := range rm.members {
+		ids = append(ids, e.id())
 	}
 	slices.Sort(ids)
 	return ids, nil
@@ -255,106 +354,132 @@ func (l *Local) Members(_ context.Context, room string) ([]string, error) {
 func (l *Local) TokenSockets(_ context.Context, tokenID string) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var used map[int]*entry
-	if slots := l.tokens[tokenID]; slots != nil {
-		used = slots.used
+	slots := l.tokens[tokenID]
+	if slots == nil {
+		return []string{}, nil
 	}
-	ids := make([]string, 0, len(used))
-	for _, e := range used {
-		ids = append(ids, e.ID)
+	ids := make([]string, 0, slots.n)
+	for _, e := range slots.used {
+		if e != nil {
+			ids = append(ids, e.id())
+		}
 	}
 	slices.Sort(ids)
 	return ids, nil
 }
 
 // Routes implements Sequence.
-func (l *Local) Routes(_ context.Context, room string) ([]int, error) {
+func (l *Local) Routes(_ context.Context, key string) ([]int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ps := make([]int, 0, len(l.routes[room]))
-	for p := range l.routes[room] {
-		ps = append(ps, p)
+	rm := l.rooms[key]
+	if rm == nil {
+		return []int{}, nil
 	}
-	slices.Sort(ps)
-	return ps, nil
+	return rm.puddles(), nil
 }
 
 // ReleasePuddle implements Sequence.
 func (l *Local) ReleasePuddle(_ context.Context, puddle int) ([]Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var gone []Entry
-	for _, e := range l.sockets {
-		if e.Puddle != puddle {
-			continue
+	var doomed []*entry
+	for _, slots := range l.tokens {
+		for _, e := range slots.used {
+			if e != nil && e.puddle == puddle {
+				doomed = append(doomed, e)
+			}
 		}
-		snap := e.snapshot()
+	}
+	gone := make([]Entry, 0, len(doomed))
+	for _, e := range doomed {
+		gone = append(gone, e.snapshot())
 		l.releaseLocked(e)
-		gone = append(gone, snap)
 	}
 	slices.SortFunc(gone, func(a, b Entry) int { return cmp.Compare(a.ID, b.ID) })
-	return gone, nil
-}
-
-func (e *entry) snapshot() Entry {
-	s := e.Entry
-	s.Rooms = slices.Clone(e.rooms)
-	if s.Rooms == nil {
-		s.Rooms = []string{}
+	if len(gone) == 0 {
+		return nil, nil
 	}
-	slices.Sort(s.Rooms)
-	return s
+	return gone, nil
 }
 
 // AllRoutes returns the whole route table: room key → puddles with members.
 func (l *Local) AllRoutes() map[string][]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string][]int, len(l.routes))
-	for room, ps := range l.routes {
-		list := make([]int, 0, len(ps))
-		for p := range ps {
-			list = append(list, p)
-		}
-		slices.Sort(list)
-		out[room] = list
+	out := make(map[string][]int, len(l.rooms))
+	for key, rm := range l.rooms {
+		out[key] = rm.puddles()
 	}
 	return out
 }
 
-// tokenSlots are the slots of one token. The lowest free slot is the least
-// of free (slots given back below the high-water mark) or next+1, so taking
-// one costs O(log n), not a scan of the token's sockets.
+// tokenSlots are the slots of one token: used[slot-1] is the entry in
+// slot, nil when the slot is free. The lowest free slot is the least of free
+// (slots given back below len(used)) or len(used)+1, so taking one costs
+// O(log n), not a scan of the token's sockets.
 type tokenSlots struct {
-	used map[int]*entry
-	free slotHeap // free slots below next
-	next int      // the highest slot ever taken; every slot above is free
+	id   string   // the token id
+	used []*entry // by slot-1; nil where free
+	n    int      // entries in used
+	free slotHeap // the free slots below len(used)
 }
 
-func (t *tokenSlots) take() int {
+// take puts e into the lowest free slot.
+func (t *tokenSlots) take(e *entry) {
 	if len(t.free) > 0 {
-		return heap.Pop(&t.free).(int)
+		e.slot = t.free.pop()
+		t.used[e.slot-1] = e
+	} else {
+		t.used = append(t.used, e)
+		e.slot = int32(len(t.used))
 	}
-	t.next++
-	return t.next
+	t.n++
 }
 
-func (t *tokenSlots) give(slot int) {
-	delete(t.used, slot)
-	heap.Push(&t.free, slot)
+// give frees the slot of e.
+func (t *tokenSlots) give(e *entry) {
+	t.used[e.slot-1] = nil
+	t.n--
+	t.free.push(e.slot)
 }
 
-// slotHeap is a min-heap of slot numbers (container/heap).
-type slotHeap []int
+// slotHeap is a min-heap of slot numbers.
+type slotHeap []int32
 
-func (h slotHeap) Len() int           { return len(h) }
-func (h slotHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h slotHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *slotHeap) Push(x any)        { *h = append(*h, x.(int)) }
-func (h *slotHeap) Pop() any {
-	old := *h
-	n := len(old)
-	x := old[n-1]
-	*h = old[:n-1]
-	return x
+func (h *slotHeap) push(slot int32) {
+	*h = append(*h, slot)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p] <= s[i] {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *slotHeap) pop() int32 {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= len(s) {
+			break
+		}
+		if c+1 < len(s) && s[c+1] < s[c] {
+			c++
+		}
+		if s[i] <= s[c] {
+			break
+		}
+		s[i], s[c] = s[c], s[i]
+		i = c
+	}
+	*h = s
+	return top
 }

@@ -2,6 +2,8 @@ package sequence_test
 
 import (
 	"context"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/porthouse/porthouse/sequence"
@@ -56,5 +58,43 @@ func BenchmarkLocalJoinLeave(b *testing.B) {
 		if _, err := l.Leave(ctx, e.ID, "acme/lobby"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLocalHeld measures the heap one held socket costs the sequence:
+// admitted, live and in one room, as an idle socket of `porthouse bench
+// -idle` is. It reports live bytes per socket after a collection.
+func BenchmarkLocalHeld(b *testing.B) {
+	const sockets = 100_000
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		l := sequence.NewLocal()
+		for i := range sockets {
+			// Strings as the gRPC server hands them: a fresh copy per call.
+			tok, owner := strings.Clone("tk_0123456789abcdef"), strings.Clone("admin")
+			e, err := l.Admit(ctx, sequence.AdmitRequest{TokenID: tok, Owner: owner,
+				MaxConnections: sockets, Puddle: 1 + i%8, Mode: strings.Clone("raw")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			id := strings.Clone(e.ID)
+			if err := l.Activate(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			if err := l.Join(ctx, sequence.JoinRequest{SocketID: id, Room: strings.Clone("admin/lobby")}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/sockets, "B/socket")
+		runtime.KeepAlive(l)
+		b.StartTimer()
 	}
 }

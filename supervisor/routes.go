@@ -69,7 +69,7 @@ func (r *routedSequence) forget(room string) {
 }
 
 func (r *routedSequence) routeOf(ctx context.Context, socketID, room string) {
-	e, ok, _ := r.Local.Socket(ctx, socketID)
+	puddle, ok := r.Local.Puddle(socketID)
 	if !ok {
 		return
 	}
@@ -79,14 +79,14 @@ func (r *routedSequence) routeOf(ctx context.Context, socketID, room string) {
 		ps = make(map[int]bool)
 		r.known[room] = ps
 	}
-	if ps[e.Puddle] {
+	if ps[puddle] {
 		r.mu.Unlock()
 		return
 	}
 	r.mu.Unlock()
-	r.push(ctx, room, e.Puddle)
+	r.push(ctx, room, puddle)
 	r.mu.Lock()
-	ps[e.Puddle] = true
+	ps[puddle] = true
 	r.mu.Unlock()
 }
 
