@@ -46,6 +46,7 @@ type frameReader struct {
 	limit int
 	msg   []byte
 	ctl   controlHandler
+	fdr   fdReader // a socket's descriptor, when it reads one
 }
 
 // ctrlPool holds the buffers control frame payloads are read into.
@@ -77,12 +78,6 @@ func (p *prefixReader) Read(x []byte) (int, error) {
 	return p.r.Read(x)
 }
 
-// pending reports whether src still holds bytes read past the handshake,
-// which readiness events cannot announce (they are not in the kernel).
-func pending(src io.Reader) bool {
-	p, ok := src.(*prefixReader)
-	return ok && len(p.b) > 0
-}
 
 // readSource is the connection, after any bytes read past the handshake.
 func readSource(c net.Conn, extra []byte) io.Reader {
@@ -98,18 +93,11 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, rea
 // one only while bytes are waiting.
 var frPool = sync.Pool{New: func() any { return &frameReader{r: bufio.NewReaderSize(nil, readBufferSize)} }}
 
-// getFrameReader takes a pooled frame reader reading from src.
-func getFrameReader(src io.Reader, limit int, ctl controlHandler) *frameReader {
-	fr := frPool.Get().(*frameReader)
-	fr.r.Reset(src)
-	fr.limit, fr.ctl = limit, ctl
-	return fr
-}
-
-// put returns a reader taken with getFrameReader, whatever it holds.
+// put returns a reader taken from frPool, whatever it holds.
 func (fr *frameReader) put() {
 	fr.r.Reset(nil)
 	fr.ctl = nil
+	fr.fdr = fdReader{}
 	fr.shrink()
 	fr.msg = fr.msg[:0]
 	frPool.Put(fr)

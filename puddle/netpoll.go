@@ -4,26 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// poller tells which idle sockets have bytes to read, so that an idle socket
-// holds no goroutine and no read buffer (DESIGN.md, "Performance shape").
+// poller tells which sockets can be read or written, so that an idle socket
+// holds no goroutine and no read buffer, and a socket waiting for its peer
+// holds no goroutine either (DESIGN.md, "Performance shape").
 //
-// Each socket is registered with EPOLLONESHOT: one readiness event hands it
-// to one goroutine, which reads every buffered frame and then arms the
-// socket again. The event carries the socket's poll id, not its fd, so an
-// event that races with the socket's end finds nothing and is dropped.
+// Sockets are raw non-blocking descriptors (fdio.go). Each is registered
+// with EPOLLONESHOT in two epoll instances: in the read set, one readiness
+// event hands the socket to one reading goroutine (or wakes the reader
+// waiting in the middle of a frame), which arms it again when done; in the
+// write set, a writer whose peer's buffer is full arms it and waits. An
+// event carries the socket's poll id, not its fd, so an event that races
+// with the socket's end finds nothing and is dropped.
 //
 // Registered sockets sit in a slab: a poll id is the slot's index + 1 in its
 // low 32 bits and a registration count in its high 32 bits, so a slot reused
 // by a new socket does not match a stale event. A slab costs 8 bytes per
 // socket where a map from id to socket cost about a hundred.
 type poller struct {
-	epfd   int
-	wakefd int // eventfd that ends run
+	epfd   int // read readiness
+	wepfd  int // write readiness
+	wakefd int // eventfd that ends both run loops
 
 	mu    sync.Mutex
 	slots []*Socket
@@ -36,19 +40,27 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
+	wepfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(epfd)
+		unix.Close(wepfd)
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN}
-	setEventID(&ev, 0) // id 0 is the wake-up
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll_ctl wake: %w", err)
+	p := &poller{epfd: epfd, wepfd: wepfd, wakefd: wakefd}
+	for _, fd := range []int{epfd, wepfd} {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN}
+		setEventID(&ev, 0) // id 0 is the wake-up
+		if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+			p.release()
+			return nil, fmt.Errorf("epoll_ctl wake: %w", err)
+		}
 	}
-	return &poller{epfd: epfd, wakefd: wakefd}, nil
+	return p, nil
 }
 
 // setEventID stores a 64-bit id in the event's data field.
@@ -61,31 +73,43 @@ func eventID(ev *unix.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+const (
+	readEvents  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	writeEvents = unix.EPOLLOUT | unix.EPOLLONESHOT
+)
 
-// arm asks for the socket's next readiness event. The caller holds
-// s.pollMu and has checked that the socket is not gone, so its fd is still
-// the socket's own.
-func (p *poller) armLocked(s *Socket) error {
-	ev := unix.EpollEvent{Events: pollEvents}
+// armRead asks for the socket's next read readiness event; the caller holds
+// a reference to the socket's fd (fdio.go), so the fd is still its own.
+func (p *poller) armRead(s *Socket) error {
 	op := unix.EPOLL_CTL_MOD
 	if s.pollID == 0 {
 		p.add(s)
 		op = unix.EPOLL_CTL_ADD
 	}
+	ev := unix.EpollEvent{Events: readEvents}
 	setEventID(&ev, s.pollID)
-	return controlFD(s, func(fd int) error { return unix.EpollCtl(p.epfd, op, fd, &ev) })
+	return unix.EpollCtl(p.epfd, op, int(s.fd), &ev)
 }
 
-// removeLocked forgets the socket before its connection is closed; the
-// caller holds s.pollMu.
-func (p *poller) removeLocked(s *Socket) {
-	if s.pollID == 0 {
-		return
+// armWrite asks for the socket's next write readiness event (the caller
+// holds a reference to the fd and has armed the socket for reading once,
+// which gave it its poll id).
+func (p *poller) armWrite(s *Socket) error {
+	op := unix.EPOLL_CTL_MOD
+	if !s.wpolled {
+		s.wpolled = true
+		op = unix.EPOLL_CTL_ADD
 	}
-	_ = controlFD(s, func(fd int) error { return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil) })
+	ev := unix.EpollEvent{Events: writeEvents}
+	setEventID(&ev, s.pollID)
+	return unix.EpollCtl(p.wepfd, op, int(s.fd), &ev)
+}
+
+// remove forgets the socket. Its fd leaves both epoll sets when it is
+// closed (it is the only descriptor of its socket).
+func (p *poller) remove(s *Socket) {
 	p.mu.Lock()
-	if i := uint32(s.pollID) - 1; int(i) < len(p.slots) && p.slots[i] == s {
+	if i := uint32(s.pollID) - 1; s.pollID != 0 && int(i) < len(p.slots) && p.slots[i] == s {
 		p.slots[i] = nil
 		p.free = append(p.free, i)
 	}
@@ -121,29 +145,18 @@ func (p *poller) lookup(id uint64) *Socket {
 	return nil
 }
 
-// controlFD runs fn with the connection's file descriptor.
-func controlFD(s *Socket, fn func(fd int) error) error {
-	sc, ok := s.conn.(syscall.Conn)
-	if !ok {
-		return errors.New("connection has no file descriptor")
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
-}
+// run dispatches read readiness until close: each ready socket is read by a
+// goroutine of its own that lives only while there is something to read,
+// or, when a reader waits in the middle of a frame, that reader wakes.
+func (p *poller) run() { p.loop(p.epfd, (*Socket).readable) }
 
-// run dispatches readiness events until close. Each ready socket is read by
-// a goroutine of its own that lives only while there is something to read.
-func (p *poller) run() {
+// runWrites wakes the writers waiting for their peers until close.
+func (p *poller) runWrites() { p.loop(p.wepfd, (*Socket).writable) }
+
+func (p *poller) loop(epfd int, ready func(*Socket)) {
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
+		n, err := unix.EpollWait(epfd, events, -1)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -156,20 +169,21 @@ func (p *poller) run() {
 				return // woken to stop
 			}
 			if s := p.lookup(id); s != nil {
-				go s.onReadable()
+				ready(s)
 			}
 		}
 	}
 }
 
-// close stops run and releases the epoll instance. Sockets must be gone.
+// close stops both run loops. Sockets must be gone.
 func (p *poller) close() {
 	var one = [8]byte{1}
 	_, _ = unix.Write(p.wakefd, one[:])
 }
 
-// release frees the descriptors after run has returned.
+// release frees the descriptors after the run loops have returned.
 func (p *poller) release() {
 	unix.Close(p.epfd)
+	unix.Close(p.wepfd)
 	unix.Close(p.wakefd)
 }

@@ -3,6 +3,7 @@ package puddle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -40,7 +41,8 @@ type Puddle struct {
 	tokens   *tokenCache
 	rooms    *roomCache
 	m        *metrics.Metrics
-	poll     *poller // nil: sockets read with a goroutine each
+	poll     *poller // nil when it could not be made (pollErr): Serve fails
+	pollErr  error
 	wheel    *wheel
 	pollWG   sync.WaitGroup
 	pollOnce sync.Once
@@ -91,13 +93,17 @@ func New(opts Options, d Deps) *Puddle {
 	p.opts.Store(&opts)
 	p.wheel.start()
 	if poll, err := newPoller(); err != nil {
-		d.Log.Warn("no epoll; every socket keeps a reading goroutine", "error", err)
+		p.pollErr = err
 	} else {
 		p.poll = poll
-		p.pollWG.Add(1)
+		p.pollWG.Add(2)
 		go func() {
 			defer p.pollWG.Done()
 			poll.run()
+		}()
+		go func() {
+			defer p.pollWG.Done()
+			poll.runWrites()
 		}()
 	}
 	p.httpLn = newConnListener(nil)
@@ -128,6 +134,9 @@ func (p *Puddle) Router() *router.Router { return p.router }
 // Serve accepts connections on ln until Shutdown. It returns nil after
 // Shutdown, or the accept error.
 func (p *Puddle) Serve(ln net.Listener) error {
+	if p.poll == nil {
+		return fmt.Errorf("puddle: %w", p.pollErr)
+	}
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()

@@ -185,8 +185,15 @@ func (s *Socket) welcome(ctx context.Context) {
 	}
 	frame := jsonFrame(w)
 	s.wmu.Lock()
-	s.queue = append([][]byte{frame}, s.queue...)
-	s.queued += len(frame)
+	if !s.closed { // the welcome goes before anything queued meanwhile
+		if s.queue == nil {
+			s.queue = queuePool.Get().(*frameQueue)
+		}
+		s.queue.f = append(s.queue.f, nil)
+		copy(s.queue.f[1:], s.queue.f)
+		s.queue.f[0] = frame
+		s.queued += len(frame)
+	}
 	s.wmu.Unlock()
 	for _, e := range refused {
 		s.Deliver(errorFrame(e, nil))

@@ -29,18 +29,23 @@ const closeGrace = 2 * time.Second
 // writer goroutine runs only while frames are queued.
 type Socket struct {
 	p    *Puddle
-	id   string // tk_.../slot; the token id is its first part
-	conn net.Conn
+	id   string   // tk_.../slot; the token id is its first part
+	conn net.Conn // until run detaches its descriptor (fdio.go); guarded by wmu
+	fd   int32    // the descriptor once running, -1 before
+
+	fdRefs  atomic.Uint32 // system calls in flight on fd, | fdClosing
+	rwait   atomic.Bool   // the reader waits in the middle of a frame
+	waits   atomic.Pointer[ioWaits]
+	wpolled bool // in the poller's write set (guarded by an fd reference: one writer at a time)
 
 	tok     atomic.Pointer[store.Token]
 	readAt  int64         // unix ns when tok was read: later changes must reach the socket
 	limiter *rate.Limiter // nil when rate limiting is off
 
-	// Outbound queue, guarded by wmu. Once closed, the queue holds at most
-	// the close frame.
+	// Outbound queue, guarded by wmu: nil when empty (pooled otherwise).
+	// Once closed, it holds at most the close frame.
 	wmu    sync.Mutex
-	queue  [][]byte
-	spare  [][]byte
+	queue  *frameQueue
 	queued int
 
 	started bool // guarded by wmu
@@ -49,7 +54,6 @@ type Socket struct {
 
 	raw         bool
 	unannounced bool // guarded by rmu: a raw socket whose upgrade is not done: presence is not told yet
-	gone        bool // guarded by pollMu
 	reserved    bool // holds a place under MaxSockets until registered (guarded by Puddle.mu)
 
 	ended    atomic.Bool // cleanup has run
@@ -66,10 +70,7 @@ type Socket struct {
 	fr  *frameReader
 	pre *prefixReader
 
-	// Poller registration, guarded by pollMu: arming and the final close of
-	// the connection never interleave, so an fd is never armed after reuse.
-	pollMu sync.Mutex
-	pollID uint64
+	pollID uint64 // the poller's id for the socket, 0 until first armed
 
 	// Liveness: the puddle's wheel calls tick for ping, pong timeout and
 	// token expiry. wnext, wprev and wwhen are the wheel's (guarded by its
@@ -125,6 +126,19 @@ type membership struct {
 	member  *router.Member
 }
 
+// frameQueue is a socket's outbound frames, pooled so that a socket with
+// nothing to write holds no array.
+type frameQueue struct{ f [][]byte }
+
+var queuePool = sync.Pool{New: func() any { return new(frameQueue) }}
+
+// putQueue returns a written queue to the pool.
+func putQueue(q *frameQueue) {
+	clear(q.f)
+	q.f = q.f[:0]
+	queuePool.Put(q)
+}
+
 // Deliver implements router.Target: queue a frame, or close the socket as a
 // slow consumer when the queue would pass its bound.
 func (s *Socket) Deliver(frame []byte) {
@@ -139,7 +153,10 @@ func (s *Socket) Deliver(frame []byte) {
 		s.Close(4009, "slow consumer")
 		return
 	}
-	s.queue = append(s.queue, frame)
+	if s.queue == nil {
+		s.queue = queuePool.Get().(*frameQueue)
+	}
+	s.queue.f = append(s.queue.f, frame)
 	s.queued += len(frame)
 	kick := s.started && !s.writing
 	if kick {
@@ -156,15 +173,12 @@ func (s *Socket) writeLoop() {
 	for {
 		s.wmu.Lock()
 		if s.closed {
-			var cf []byte
-			if len(s.queue) > 0 {
-				cf = s.queue[0]
-			}
+			q := s.queue
 			s.queue = nil
 			s.wmu.Unlock()
-			if cf != nil {
-				_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-				_, _ = s.conn.Write(cf)
+			if q != nil {
+				_, _ = s.writeBufs(q.f, time.Second) // the close frame
+				putQueue(q)
 			}
 			// writing stays set until the close frame is out: waitWriter
 			// relies on it before the connection is closed.
@@ -173,35 +187,32 @@ func (s *Socket) writeLoop() {
 			s.wmu.Unlock()
 			return
 		}
-		if len(s.queue) == 0 {
+		q := s.queue
+		if q == nil {
 			s.writing = false
 			s.wmu.Unlock()
 			return
 		}
-		batch := s.queue
-		s.queue, s.spare = s.spare, nil
+		s.queue = nil
 		s.queued = 0
 		s.wmu.Unlock()
 
-		_ = s.conn.SetWriteDeadline(time.Now().Add(s.p.Options().WriteTimeout))
-		bufs := net.Buffers(batch)
-		n, err := bufs.WriteTo(s.conn)
+		n, err := s.writeBufs(q.f, s.p.opts.Load().WriteTimeout)
 		s.p.m.BytesOut.Add(float64(n))
-		clear(batch)
-		s.wmu.Lock()
-		if s.spare == nil {
-			s.spare = batch[:0]
-		}
+		putQueue(q)
 		if err != nil {
+			s.wmu.Lock()
 			s.closed = true
 			s.writing = false
-			s.queue = nil
+			q, s.queue = s.queue, nil
 			s.wmu.Unlock()
+			if q != nil {
+				putQueue(q)
+			}
 			s.p.m.Close(1006)
 			s.abort()
 			return
 		}
-		s.wmu.Unlock()
 	}
 }
 
@@ -216,9 +227,11 @@ func (s *Socket) Close(code int, reason string) {
 	}
 	s.closed = true
 	s.p.m.Close(code)
-	clear(s.queue)
-	s.queue = append(s.queue[:0], closeFrame(code, reason))
-	s.spare = nil
+	if s.queue == nil {
+		s.queue = queuePool.Get().(*frameQueue)
+	}
+	clear(s.queue.f)
+	s.queue.f = append(s.queue.f[:0], closeFrame(code, reason))
 	s.queued = 0
 	kick := s.started && !s.writing
 	if kick {
@@ -228,7 +241,6 @@ func (s *Socket) Close(code int, reason string) {
 	if kick {
 		go s.writeLoop()
 	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(closeGrace))
 	// The peer's close frame ends the socket when it comes; without it the
 	// socket ends after the grace period.
 	time.AfterFunc(closeGrace, s.cleanup)
@@ -252,6 +264,7 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 		id:   id,
 		raw:  raw,
 		conn: c,
+		fd:   -1,
 	}
 	s.tok.Store(tok)
 	if o := p.Options(); o.RateLimit > 0 {
@@ -268,23 +281,21 @@ func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *So
 // before the connection.
 func (s *Socket) setExtra(b []byte) {
 	if len(b) > 0 {
-		s.pre = &prefixReader{b: b, r: s.conn}
+		s.pre = &prefixReader{b: b}
 	}
-}
-
-// source is what the socket reads from: the bytes read past the handshake,
-// then the connection.
-func (s *Socket) source() io.Reader {
-	if s.pre != nil {
-		return s.pre
-	}
-	return s.conn
 }
 
 // run starts the socket after the upgrade: registers it, starts its writer
 // and timer, then hands its reading to the poller. It returns at once; the
 // socket lives on without a goroutine while it is idle.
 func (s *Socket) run() {
+	if !s.open() {
+		s.p.mu.Lock()
+		s.p.unreserveLocked(s)
+		s.p.mu.Unlock()
+		s.cleanup()
+		return
+	}
 	ctx := s.p.ctx
 	if err := s.p.seq.Activate(ctx, s.id); err != nil || !s.p.register(s) {
 		s.p.mu.Lock()
@@ -305,10 +316,6 @@ func (s *Socket) run() {
 	s.p.wheel.schedule(s, s.nextTick())
 	if s.p.log.IsDebug() {
 		s.logger().Debug("socket open", "raw", s.raw)
-	}
-	if s.p.poll == nil {
-		s.readLoop()
-		return
 	}
 	if s.pre != nil {
 		s.onReadable() // bytes read past the handshake: read them now
@@ -341,7 +348,7 @@ func (s *Socket) catchUp(ctx context.Context) bool {
 func (s *Socket) start() {
 	s.wmu.Lock()
 	s.started = true
-	kick := !s.writing && len(s.queue) > 0
+	kick := !s.writing && s.queue != nil
 	if kick {
 		s.writing = true
 	}
@@ -351,13 +358,43 @@ func (s *Socket) start() {
 	}
 }
 
-// reader takes a pooled frame reader for the socket.
+// reader takes a pooled frame reader for the socket, reading its
+// descriptor after any bytes read past the handshake.
 func (s *Socket) reader() *frameReader {
-	limit := s.p.Options().MaxMessageBytes
+	opts := s.p.opts.Load()
+	limit := opts.MaxMessageBytes
 	if !s.raw {
 		limit += envelopeOverhead
 	}
-	return getFrameReader(s.source(), limit, s)
+	fr := frPool.Get().(*frameReader)
+	fr.fdr = fdReader{s: s, deadline: time.Now().Add(opts.HandshakeTimeout)}
+	var src io.Reader = &fr.fdr
+	if s.pre != nil {
+		s.pre.r = src
+		src = s.pre
+	}
+	fr.r.Reset(src)
+	fr.limit, fr.ctl = limit, s
+	return fr
+}
+
+// open detaches the connection's descriptor for the socket (fdio.go). It
+// reports false when the socket ended first or the descriptor could not be
+// had (no free descriptor number).
+func (s *Socket) open() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.ended.Load() || s.conn == nil {
+		return false
+	}
+	fd, err := detach(s.conn)
+	s.conn = nil
+	if err != nil {
+		s.p.log.Warn("socket dropped", "socket", s.id, "error", err)
+		return false
+	}
+	s.fd = int32(fd)
+	return true
 }
 
 // control handles a ping or pong read between data frames.
@@ -371,13 +408,11 @@ func (s *Socket) control(op ws.OpCode, p []byte) {
 // arm asks the poller for the socket's next readiness; a socket that cannot
 // be armed ends.
 func (s *Socket) arm() {
-	s.pollMu.Lock()
-	if s.gone {
-		s.pollMu.Unlock()
-		return
+	if !s.fdAcquire() {
+		return // closed
 	}
-	err := s.p.poll.armLocked(s)
-	s.pollMu.Unlock()
+	err := s.p.poll.armRead(s)
+	s.fdRelease()
 	if err != nil {
 		s.logger().Error("poll arm failed", "error", err)
 		go s.cleanup()
@@ -390,11 +425,9 @@ func (s *Socket) onReadable() {
 	if !s.reading.CompareAndSwap(false, true) {
 		return
 	}
-	if !s.isClosed() {
-		// A frame that has started to arrive must complete within the
-		// handshake timeout, so a trickling client cannot hold a reader.
-		_ = s.conn.SetReadDeadline(time.Now().Add(s.p.Options().HandshakeTimeout))
-	}
+	// A frame that has started to arrive must complete within the handshake
+	// timeout (the reader's deadline), so a trickling client cannot hold a
+	// reader.
 	s.fr = s.reader()
 	for n := 1; ; n++ {
 		if err := s.readOne(); err != nil {
@@ -408,31 +441,15 @@ func (s *Socket) onReadable() {
 		if s.fr.r.Buffered() == 0 && (s.pre == nil || len(s.pre.b) == 0) {
 			break
 		}
-		if n%64 == 0 && !s.isClosed() { // a client that never pauses is not a stalled one
-			_ = s.conn.SetReadDeadline(time.Now().Add(s.p.Options().HandshakeTimeout))
+		if n%64 == 0 { // a client that never pauses is not a stalled one
+			s.fr.fdr.deadline = time.Now().Add(s.p.opts.Load().HandshakeTimeout)
 		}
 	}
 	s.fr.put()
 	s.fr = nil
 	s.pre = nil // everything read past the handshake has been consumed
-	if !s.isClosed() {
-		_ = s.conn.SetReadDeadline(time.Time{})
-	}
 	s.reading.Store(false)
 	s.arm()
-}
-
-// readLoop is the blocking read path, used when no poller is available.
-func (s *Socket) readLoop() {
-	s.fr = s.reader()
-	for {
-		if err := s.readOne(); err != nil {
-			s.readFailed(err)
-			s.cleanup()
-			return
-		}
-		s.fr.shrink()
-	}
 }
 
 // readOne reads and handles one data message.
@@ -510,15 +527,16 @@ func (s *Socket) cleanup() {
 	}
 	s.wmu.Lock()
 	s.closed = true
+	conn := s.conn
+	s.conn = nil
 	s.wmu.Unlock()
 	s.p.wheel.cancel(s)
-	s.pollMu.Lock()
-	s.gone = true
-	if s.p.poll != nil {
-		s.p.poll.removeLocked(s)
+	if conn != nil {
+		conn.Close() // ended before it ran
 	}
-	s.conn.Close()
-	s.pollMu.Unlock()
+	if s.fd >= 0 {
+		s.closeFD()
+	}
 	s.p.router.RemoveSocket(s.id, s)
 	s.leaveAll()
 	s.release()
