@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -48,7 +49,9 @@ Examples:
   porthouse bench -spawn raw -conns 1000 -json
 
 Output: a table on standard output, or one JSON line with -json; -report
-writes an HTML page with plots. Exit status: 0 figures reported, 1 the run
+writes an HTML page with plots; -cpuprofile FILE writes a pprof CPU profile
+of the generator (the parent process only when -procs is above 1; read it
+with go tool pprof -top). Exit status: 0 figures reported, 1 the run
 failed, 2 usage error; every failure is one line on standard error.
 
 flags:
@@ -65,6 +68,7 @@ type benchFlags struct {
 	quiet      bool
 	child      bool
 	serveRaw   string
+	cpuProfile string
 }
 
 // stringList is a repeatable string flag.
@@ -107,6 +111,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON line instead of the table")
 	fs.StringVar(&f.report, "report", "", "write an HTML report with plots to `FILE`")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line on a terminal")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the generator to `FILE` (with -procs above 1, of the parent process only)")
 	fs.BoolVar(&f.child, "child", false, "run as a child load generator (internal)")
 	fs.StringVar(&f.serveRaw, "serve-raw", "", "serve the reference broadcast server on `ADDR` (internal)")
 }
@@ -138,7 +143,14 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !f.quiet && isTerminal(stderr) {
 		f.cfg.Progress = stderr
 	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return report(stderr, "bench", err)
+	}
 	res, err := bench.Run(ctx, f.cfg)
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = perr
+	}
 	if err != nil {
 		if bench.IsUsage(err) {
 			err = usageError{err}
@@ -179,6 +191,29 @@ func (f *benchFlags) finish(fs *flag.FlagSet, args []string) error {
 		return usageErrorf("-duration must be above 0")
 	}
 	return nil
+}
+
+// startCPUProfile starts a pprof CPU profile written to path ("" for none)
+// and returns the function that stops it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // onCommandLine reports whether flag name was given in args.
