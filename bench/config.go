@@ -247,8 +247,8 @@ func (c *Config) checkURL() error {
 	if err != nil {
 		return usagef("-url: %v", err)
 	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return usagef("-url must start with ws:// or wss://, not %q", c.URL)
+	if u.Scheme != "ws" {
+		return usagef("-url must start with ws:// (the generator does not speak TLS), not %q", c.URL)
 	}
 	if u.Host == "" {
 		return usagef("-url %q has no host", c.URL)

@@ -5,26 +5,36 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
 )
 
 // conn is one open socket: a receiver, or a publisher's own socket (which
-// also receives the room).
+// also receives the room). Its descriptor is read by one reader (reader.go)
+// once the socket is set up; before that, by the goroutine that dials it.
 type conn struct {
 	g       *gen
-	nc      net.Conn
-	fr      *frameReader
+	fd      int     // never changes; closed when closed is set
+	id      int32   // the dial task's index: the epoll event's data
+	rd      *reader // the reader that owns the socket's reads
 	room    *roomState
-	shard   int
 	pub     *publisher // set when this is a publisher's socket
 	watcher bool       // acknowledges the local publishers of its room
 	lastSeq []uint32   // last sequence seen per publisher, for the order check; nil when there are too many publishers
 
-	wmu  sync.Mutex // serialises writes: publisher frames, pongs, close
-	mask [4]byte
+	// Read state, owned by whoever reads the socket.
+	hs   *handshake // until the upgrade is answered
+	part []byte     // the start of a frame that the next read completes (at most a header and its peek)
+	skip int64      // payload bytes of the current frame still to discard
+
+	wmu    sync.Mutex // serialises writes (publisher frames, pongs, close) and guards closed
+	closed bool
+	mask   [4]byte
 }
 
 // Frames seen in the run loop.
@@ -37,57 +47,84 @@ var (
 // maxOrderedPublishers bounds the per-receiver order check's memory.
 const maxOrderedPublishers = 64
 
-// readLoop reads the socket until it closes, counting this run's messages,
-// recording their latency and acknowledging publishers.
-func (c *conn) readLoop() {
+// sink collects what reads brought: latency samples and deliveries, given
+// to the shared histogram and counters a batch at a time.
+type sink struct {
+	shard int
+	lat   []int64
+	got   int64
+}
+
+func (k *sink) add(g *gen, us int64) {
+	k.lat = append(k.lat, us)
+	k.got++
+	if len(k.lat) == cap(k.lat) {
+		k.flush(g)
+	}
+}
+
+func (k *sink) flush(g *gen) {
+	g.rec.record(k.shard, k.lat)
+	k.lat = k.lat[:0]
+	if k.got > 0 {
+		g.cnt.received.Add(k.got)
+		k.got = 0
+	}
+}
+
+// scan handles the frames in b, bytes just read at now (Unix nanoseconds)
+// after what c.part held: counts this run's messages, records their
+// latency in k, acknowledges publishers and answers pings and closes. A
+// frame that b does not complete is kept in c.part, only as far as it is
+// looked at (the header and up to peek bytes of payload); the rest of a
+// long payload is skipped as it arrives. scan reports whether the socket
+// is still open.
+func (c *conn) scan(b []byte, now int64, k *sink) bool {
 	g := c.g
-	defer g.readers.Done()
-	var lat [256]int64
 	for {
-		if err := c.fr.fill(); err != nil {
-			c.ended(1006, err)
-			return
+		if c.skip > 0 {
+			n := min(c.skip, int64(len(b)))
+			b = b[n:]
+			c.skip -= n
 		}
-		now := time.Now().UnixNano()
-		n, got := 0, int64(0)
-		for {
-			h, p, ok, err := c.fr.next(g.peek)
-			if err != nil {
-				c.ended(1002, err)
-				return
-			}
-			if !ok {
-				break
-			}
-			switch h.op {
-			case opBinary, opText:
-				if !h.fin {
-					g.cnt.foreign.Add(1)
-					continue
-				}
-				if us, ok := c.onData(h.op, p, h.length, now); ok {
-					lat[n] = us
-					n++
-					got++
-					if n == len(lat) {
-						g.rec.record(c.shard, lat[:n])
-						n = 0
-					}
-				}
-			case opPing:
-				_ = c.writeControl(opPong, p)
-			case opClose:
-				code := closeCode(p)
-				_ = c.writeControl(opClose, p[:min(len(p), 2)])
-				c.ended(code, nil)
-				return
-			case opCont:
+		h, ok, err := parseHead(b)
+		if err != nil {
+			c.ended(1002, err)
+			c.terminate()
+			return false
+		}
+		want := h.length
+		if h.op < 8 && want > int64(g.peek) {
+			want = int64(g.peek)
+		}
+		if !ok || int64(len(b)-h.size) < want {
+			c.part = append(c.part[:0], b...)
+			return true
+		}
+		p := b[h.size : h.size+int(want)]
+		if h.masked {
+			ws.Cipher(p, h.mask, 0)
+		}
+		b = b[h.size+int(want):]
+		c.skip = h.length - want
+		switch h.op {
+		case opBinary, opText:
+			if !h.fin {
 				g.cnt.foreign.Add(1)
+				continue
 			}
-		}
-		g.rec.record(c.shard, lat[:n])
-		if got > 0 {
-			g.cnt.received.Add(got)
+			if us, ok := c.onData(h.op, p, h.length, now); ok {
+				k.add(g, us)
+			}
+		case opPing:
+			c.writeControl(opPong, p)
+		case opClose:
+			c.writeControl(opClose, p[:min(len(p), 2)])
+			c.ended(closeCode(p), nil)
+			c.terminate()
+			return false
+		case opCont:
+			g.cnt.foreign.Add(1)
 		}
 	}
 }
@@ -157,18 +194,95 @@ func (c *conn) onEnvelopeText(p []byte) {
 	}
 }
 
-// writeControl writes a control frame (pong, close).
-func (c *conn) writeControl(op byte, payload []byte) error {
-	return c.write(appendFrame(make([]byte, 0, 6+len(payload)), op, payload, c.mask))
+// writeControl answers the server (pong, close) without waiting: a reader
+// serves many sockets and must not block on one. When the socket is being
+// written by a publisher, or its buffer is full, a goroutine finishes the
+// write.
+func (c *conn) writeControl(op byte, payload []byte) {
+	var a [2 + 4 + 125]byte
+	frame := appendFrame(a[:0], op, payload, c.mask)
+	if !c.wmu.TryLock() {
+		frame = append([]byte(nil), frame...)
+		c.g.writers.Add(1)
+		go func() {
+			defer c.g.writers.Done()
+			_ = c.write(frame)
+		}()
+		return
+	}
+	if c.closed {
+		c.wmu.Unlock()
+		return
+	}
+	n, err := unix.Write(c.fd, frame)
+	if n == len(frame) || (err != nil && err != unix.EAGAIN && err != unix.EINTR) {
+		c.wmu.Unlock()
+		return
+	}
+	rest := append([]byte(nil), frame[max(n, 0):]...)
+	c.g.writers.Add(1)
+	go func() { // holds wmu until the rest is written
+		defer c.g.writers.Done()
+		defer c.wmu.Unlock()
+		s := fdIO{fd: c.fd, deadline: time.Now().Add(publishTimeout)}
+		_, _ = s.Write(rest)
+	}()
 }
 
 // write writes frames, giving up after publishTimeout.
 func (c *conn) write(frames []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(publishTimeout))
-	_, err := c.nc.Write(frames)
+	if c.closed {
+		return errClosed
+	}
+	s := fdIO{fd: c.fd, deadline: time.Now().Add(publishTimeout)}
+	_, err := s.Write(frames)
 	return err
+}
+
+// terminate stops reading a socket that ended and closes it; its reader,
+// or the goroutine that dials it, calls it. A write in progress finishes
+// first, in a goroutine, so that the caller does not wait.
+func (c *conn) terminate() {
+	g := c.g
+	g.byTask[c.id].Store(nil)
+	if c.wmu.TryLock() {
+		c.closeLocked()
+		c.wmu.Unlock()
+		return
+	}
+	c.rd.remove(c)
+	g.writers.Add(1)
+	go func() {
+		defer g.writers.Done()
+		c.wmu.Lock()
+		c.closeLocked()
+		c.wmu.Unlock()
+	}()
+}
+
+// shut closes the descriptor once.
+func (c *conn) shut() {
+	c.wmu.Lock()
+	c.closeLocked()
+	c.wmu.Unlock()
+}
+
+// claimWatch makes a receiver the watcher of its room if the room wants one
+// and has none yet.
+func (c *conn) claimWatch() {
+	if c.pub == nil && c.room.Watch && c.room.watching.CompareAndSwap(false, true) {
+		c.watcher = true
+	}
+}
+
+// closeLocked closes the descriptor once; the caller holds wmu.
+func (c *conn) closeLocked() {
+	if !c.closed {
+		c.closed = true
+		unix.Close(c.fd)
+	}
 }
 
 // ended records why a socket ended, unless the run is closing it.
@@ -186,15 +300,28 @@ func (c *conn) ended(code int, err error) {
 	g.mu.Unlock()
 }
 
-// close says goodbye (1000) and closes the socket.
+// close says goodbye (1000) if the socket takes it at once, and closes the
+// socket. The readers have stopped.
 func (c *conn) close() {
-	_ = c.writeControl(opClose, []byte{0x03, 0xe8})
-	_ = c.nc.Close()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return
+	}
+	var a [8]byte
+	_, _ = unix.Write(c.fd, appendFrame(a[:0], opClose, []byte{0x03, 0xe8}, c.mask))
+	c.closeLocked()
+}
+
+// setupConn is what envelope set-up reads and writes.
+type setupConn interface {
+	io.ReadWriter
+	SetDeadline(time.Time) error
 }
 
 // envelopeSetup reads the welcome of an envelope socket, leaves the rooms
 // the token joined by itself and joins rooms, all before deadline.
-func envelopeSetup(nc net.Conn, fr *frameReader, mask [4]byte, rooms []string, deadline time.Time) error {
+func envelopeSetup(nc setupConn, fr *frameReader, mask [4]byte, rooms []string, deadline time.Time) error {
 	_ = nc.SetDeadline(deadline)
 	defer nc.SetDeadline(time.Time{})
 	var welcome event

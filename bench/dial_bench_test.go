@@ -22,10 +22,10 @@ func BenchmarkDial(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		nc, _, err := d.dial(context.Background(), "/x", i)
+		s, _, err := d.dial(context.Background(), "/x", i)
 		if err != nil {
 			b.Fatal(err)
 		}
-		nc.Close()
+		s.Close()
 	}
 }

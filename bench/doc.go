@@ -16,10 +16,16 @@
 //     that one arrived from its own socket (rooms that echo), or from a
 //     receiver of the room in its own process (a "watcher": no echo, -via
 //     http, raw broadcast targets);
-//   - dial.go, frames.go, conn.go: the client side on github.com/gobwas/ws:
-//     dialing from several loopback source addresses (IP_BIND_ADDRESS_NO_PORT),
-//     masked client frames, and a streaming frame reader that only looks at
-//     the first bytes of each payload (send timestamp, publisher, sequence);
+//   - sock.go, dial.go, reader.go, frames.go, conn.go: the client side, on
+//     raw non-blocking sockets with gobwas/ws for masking and its handshake
+//     errors: dialing from several loopback source addresses
+//     (IP_BIND_ADDRESS_NO_PORT) with an upgrade request built once per path,
+//     the 101 and its Sec-WebSocket-Accept checked by a reader; one reader
+//     per CPU, each a goroutine with a level-triggered epoll instance,
+//     reads every socket it owns into one buffer, timestamps the read and
+//     looks only at the first bytes of each payload (send timestamp,
+//     publisher, sequence), keeping per socket no more than the start of a
+//     frame that spans reads; masked client frames;
 //   - gen.go, publisher.go: one process's share of the load: its
 //     connections, receivers and publishers, counters and latency histogram;
 //     publishers write a batch of frames per socket with one write;
@@ -32,10 +38,16 @@
 //   - result.go, report.go: the figures as a table, one JSON line, and a
 //     self-contained HTML page with SVG plots.
 //
-// Concurrency: a generator owns one goroutine per connection reader and one
-// per publisher (plus a fixed pool for -via http); all of them stop when the
-// generator's context is cancelled and its connections are closed, and
-// finish waits for them with a deadline. Counters are atomics; the latency
+// Concurrency: a generator owns one reader goroutine per CPU, the dialing
+// goroutines of the connect phase (-dial-concurrency) and one goroutine per
+// publisher (plus a fixed pool for -via http). A socket is read by its
+// dialing goroutine until its reader takes it over (reader.go says how the
+// hand-over works), then only by its reader; writes (publisher frames,
+// pongs, close answers) are serialised by the socket's write mutex, and a
+// reader never waits on one: a write it cannot finish at once goes to a
+// short-lived goroutine. finish stops the publishers, then the readers
+// (before any socket is closed, so that no descriptor is read after reuse),
+// closes the sockets and waits for those writes with a deadline. Counters are atomics; the latency
 // histogram is sharded, each shard under its own mutex, and readers record a
 // whole read's worth of samples per lock. Run drives the generators from one
 // goroutine; only the progress sampler runs beside it.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 
 	"github.com/gobwas/ws"
 )
@@ -121,18 +120,18 @@ func parseHead(b []byte) (h frameHead, ok bool, err error) {
 	return h, true, nil
 }
 
-// frameReader reads frames from a connection into a fixed buffer. The run
-// loop looks at no more than peek bytes of each data frame's payload and
-// skips the rest without buffering it, so a receiver's memory does not grow
-// with the message size.
+// frameReader reads frames from a connection into a fixed buffer, for the
+// set-up of envelope sockets (readWhole). It looks at no more than peek
+// bytes of a data frame's payload when asked (next) and skips the rest
+// without buffering it.
 type frameReader struct {
-	conn net.Conn
+	conn io.Reader
 	buf  []byte
 	r, w int
 	skip int64 // payload bytes of the current frame still to discard
 }
 
-func newFrameReader(conn net.Conn, size int, leftover []byte) *frameReader {
+func newFrameReader(conn io.Reader, size int, leftover []byte) *frameReader {
 	size = max(size, len(leftover))
 	fr := &frameReader{conn: conn, buf: make([]byte, size)}
 	fr.w = copy(fr.buf, leftover)
@@ -203,6 +202,12 @@ func (fr *frameReader) next(peek int) (h frameHead, prefix []byte, ok bool, err 
 	fr.r = start + int(want)
 	fr.skip = h.length - want
 	return h, prefix, true, nil
+}
+
+// buffered hands over what the reader holds: bytes read but not yet
+// consumed, and payload bytes still to skip.
+func (fr *frameReader) buffered() (b []byte, skip int64) {
+	return fr.buf[fr.r:fr.w], fr.skip
 }
 
 // readWhole reads one whole frame, allocating its payload; for setup only.

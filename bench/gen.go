@@ -2,15 +2,19 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
 )
 
 // gen is one process's share of the load: its sockets, publishers and
@@ -23,8 +27,7 @@ type gen struct {
 	rec      *recorder
 	cnt      counters
 	envelope bool
-	bufSize  int
-	peek     int
+	peek     int // payload bytes of a data frame that receivers look at
 
 	rooms   []*roomState
 	pubs    []*publisher
@@ -33,10 +36,15 @@ type gen struct {
 	opened, failed atomic.Int64
 	closed         atomic.Int64 // sockets that ended during the run
 	finishing      atomic.Bool
-	readers        sync.WaitGroup
+
+	rds     []*reader              // set by connect, before any socket
+	byTask  []atomic.Pointer[conn] // sockets by dial task, for the readers' events
+	readers sync.WaitGroup         // the readers' goroutines
+	writers sync.WaitGroup         // writes and closes a reader handed off
 
 	mu           sync.Mutex // guards the fields below
 	conns        []*conn
+	abandoned    []*conn        // sockets whose upgrade answer came too late: closed at the end
 	reasons      map[string]int // why dials failed
 	closes       map[int]int    // close codes of sockets that ended during the run
 	closeErr     string         // the first read error of a socket that ended
@@ -96,16 +104,9 @@ func newGen(sh share) (*gen, error) {
 		return nil, err
 	}
 	g.d = d
-	sockets := max(sh.sockets(), 1)
-	switch {
-	case sh.Idle:
-		g.bufSize = 1024
-	default:
-		g.bufSize = min(max((32<<20)/sockets, 4096), 32<<10)
-	}
 	g.peek = stampSize
 	if g.envelope {
-		g.peek = min(g.bufSize-16, 1024)
+		g.peek = envelopePeek
 	}
 	for _, rs := range sh.Rooms {
 		g.rooms = append(g.rooms, &roomState{roomShare: rs})
@@ -155,6 +156,13 @@ type roomCount struct {
 	PubSockets int64  `json:"pub_sockets"`
 }
 
+// envelopePeek is how much of an envelope frame receivers look at: the
+// header line before the payload, or a receipt or error.
+const envelopePeek = 1024
+
+// setupBufSize is the read buffer of an envelope socket's set-up.
+const setupBufSize = 4096
+
 // maxFailuresWithNoneOpen stops a connect phase that cannot succeed.
 const maxFailuresWithNoneOpen = 64
 
@@ -181,12 +189,20 @@ func (g *gen) connect(ctx context.Context) connectReport {
 		}
 	}
 	g.connectStart = time.Now()
+	if err := g.startReaders(len(tasks)); err != nil {
+		for range tasks {
+			g.fail(err.Error())
+		}
+		return g.connectReport(time.Since(g.connectStart))
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(g.sh.DialConcurrency, len(tasks)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(tasks) {
@@ -196,7 +212,7 @@ func (g *gen) connect(ctx context.Context) connectReport {
 					g.fail(reason)
 					continue
 				}
-				g.open(ctx, tasks[i], i)
+				g.open(ctx, tasks[i], i, timer)
 			}
 		}()
 	}
@@ -222,30 +238,94 @@ func (g *gen) fail(reason string) {
 	g.mu.Unlock()
 }
 
-// open dials one socket and starts its reader.
-func (g *gen) open(ctx context.Context, t dialTask, i int) {
+// startReaders starts one reader per CPU for sockets of tasks dial tasks.
+func (g *gen) startReaders(tasks int) error {
+	g.byTask = make([]atomic.Pointer[conn], tasks)
+	for i := range runtime.GOMAXPROCS(0) {
+		r, err := newReader(g, i)
+		if err != nil {
+			g.stopReaders()
+			return fmt.Errorf("reader: %w", err)
+		}
+		g.rds = append(g.rds, r)
+		g.readers.Add(1)
+		go func() {
+			defer g.readers.Done()
+			r.run()
+		}()
+	}
+	return nil
+}
+
+// stopReaders stops the readers and waits for them.
+func (g *gen) stopReaders() {
+	for _, r := range g.rds {
+		r.wake()
+	}
+	g.readers.Wait()
+	for _, r := range g.rds {
+		r.release()
+	}
+	g.rds = nil
+}
+
+// open dials one socket, has a reader read the answer to its upgrade
+// request, sets it up and hands it to the reader. timer is the dialing
+// goroutine's own.
+func (g *gen) open(ctx context.Context, t dialTask, i int, timer *time.Timer) {
 	start := time.Now()
-	nc, leftover, err := g.d.dial(ctx, t.room.Path, i+g.sh.Proc*7)
+	deadline := start.Add(g.sh.DialTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	hs, err := g.d.newHandshake(t.room.Path)
 	if err != nil {
 		g.fail(err.Error())
 		return
 	}
-	c := &conn{g: g, nc: nc, room: t.room, pub: t.pub, shard: i}
-	_, _ = rand.Read(c.mask[:])
-	c.fr = newFrameReader(nc, g.bufSize, leftover)
-	if g.envelope {
-		rooms := []string{t.room.Name}
-		if t.pub != nil {
-			rooms = t.pub.roomNames()
-		}
-		if err := envelopeSetup(nc, c.fr, c.mask, rooms, time.Now().Add(g.sh.DialTimeout)); err != nil {
-			_ = nc.Close()
-			g.fail(err.Error())
-			return
-		}
+	fd, err := g.d.connect(hs, i+g.sh.Proc*7, t.pub != nil, deadline)
+	if err != nil {
+		g.fail(err.Error())
+		return
 	}
+	r := g.rds[i%len(g.rds)]
+	c := &conn{g: g, fd: fd, id: int32(i), rd: r, room: t.room, pub: t.pub, hs: hs}
+	binary.LittleEndian.PutUint32(c.mask[:], rand.Uint32())
 	if g.sh.PubIDs > 0 && g.sh.PubIDs <= maxOrderedPublishers && !g.sh.Idle && g.sh.Via == ViaWS {
 		c.lastSeq = make([]uint32, g.sh.PubIDs)
+	}
+	hs.oneshot = g.envelope
+	hs.done = make(chan error, 1)
+	g.byTask[i].Store(c)
+	if err := r.add(c, hs.oneshot); err != nil {
+		g.byTask[i].Store(nil)
+		unix.Close(fd)
+		g.fail(err.Error())
+		return
+	}
+	timer.Reset(time.Until(deadline))
+	select {
+	case err = <-hs.done:
+	case <-timer.C:
+		err = g.abandon(c, hs)
+	case <-ctx.Done():
+		err = g.abandon(c, hs)
+	}
+	timer.Stop()
+	switch {
+	case err == nil && hs.oneshot:
+		err = g.setUp(c, t, deadline)
+	case err != nil:
+		err = refusal(err, hs.got, &fdIO{fd: fd, deadline: deadline})
+	}
+	if err != nil {
+		if !errors.Is(err, errAbandoned) {
+			g.byTask[i].Store(nil)
+			c.shut()
+			err = shortDialError(err)
+		}
+		g.fail(err.Error())
+		return
 	}
 	elapsed := time.Since(start)
 	switch {
@@ -259,17 +339,59 @@ func (g *gen) open(ctx context.Context, t dialTask, i int) {
 		}
 	default:
 		t.room.receivers.Add(1)
-		if t.room.Watch && t.room.watching.CompareAndSwap(false, true) {
-			c.watcher = true
-		}
 	}
 	g.opened.Add(1)
 	g.mu.Lock()
 	g.conns = append(g.conns, c)
 	_ = g.dialHist.RecordValue(min(elapsed.Microseconds(), latencyMaxMicros))
 	g.mu.Unlock()
-	g.readers.Add(1)
-	go c.readLoop()
+}
+
+// errAbandoned is an upgrade that was not answered in time.
+var errAbandoned = errors.New("dial: timed out")
+
+// abandon gives up waiting for the answer to c's upgrade, unless the
+// reader has just handed it over: then that answer counts. Once the socket
+// is registered, its dialing goroutine touches only hs until the answer.
+func (g *gen) abandon(c *conn, hs *handshake) error {
+	if !hs.state.CompareAndSwap(hsWaiting, hsAbandoned) {
+		return <-hs.done
+	}
+	g.mu.Lock()
+	g.abandoned = append(g.abandoned, c)
+	g.mu.Unlock()
+	return errAbandoned
+}
+
+// setUp sets up an envelope socket after its upgrade (the welcome, the
+// rooms), reads what came with it and hands it to its reader.
+func (g *gen) setUp(c *conn, t dialTask, deadline time.Time) error {
+	hs := c.hs
+	c.hs = nil
+	rooms := []string{t.room.Name}
+	if t.pub != nil {
+		rooms = t.pub.roomNames()
+	}
+	s := &fdIO{fd: c.fd}
+	fr := newFrameReader(s, setupBufSize, hs.leftover)
+	if err := envelopeSetup(s, fr, c.mask, rooms, deadline); err != nil {
+		return err
+	}
+	rest, skip := fr.buffered()
+	c.skip = skip
+	c.claimWatch()
+	k := sink{shard: int(c.id), lat: make([]int64, 0, 16)}
+	alive := c.scan(rest, time.Now().UnixNano(), &k)
+	k.flush(g)
+	if !alive {
+		return nil // counted as opened, and as ended
+	}
+	g.byTask[c.id].Store(c) // publishes the set-up to the reader
+	if err := c.rd.arm(c); err != nil {
+		c.ended(1006, err)
+		c.terminate()
+	}
+	return nil
 }
 
 func (g *gen) connectReport(elapsed time.Duration) connectReport {
@@ -383,18 +505,19 @@ type finalReport struct {
 	Warnings   []string       `json:"warnings,omitempty"`
 }
 
-// finish closes every socket, waits for the readers and reports.
+// finish stops the readers, closes every socket and reports.
 func (g *gen) finish() finalReport {
 	g.stop()
 	g.finishing.Store(true)
+	g.stopReaders()
 	g.mu.Lock()
-	conns := g.conns
+	conns := append(g.conns, g.abandoned...)
 	g.mu.Unlock()
 	closeAll(conns)
 	if g.hc != nil {
 		g.hc.CloseIdleConnections()
 	}
-	waitTimeout(&g.readers, 10*time.Second)
+	waitTimeout(&g.writers, publishTimeout+time.Second)
 	rep := finalReport{
 		Received:   g.cnt.received.Load(),
 		Self:       g.cnt.self.Load(),
