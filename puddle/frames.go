@@ -78,7 +78,6 @@ func (p *prefixReader) Read(x []byte) (int, error) {
 	return p.r.Read(x)
 }
 
-
 // readSource is the connection, after any bytes read past the handshake.
 func readSource(c net.Conn, extra []byte) io.Reader {
 	if len(extra) > 0 {
