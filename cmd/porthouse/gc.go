@@ -5,9 +5,10 @@ import (
 	"runtime/debug"
 )
 
-// socketGCPercent is the GC target of the processes that hold sockets. Idle
-// sockets are live heap that garbage collection cannot shrink, and Go's
-// default (100: the heap may grow to twice the live data before a
+// socketGCPercent is the GC target of the processes that hold sockets
+// (run, the workers) or an entry per socket (the supervisor's sequence).
+// Idle sockets are live heap that garbage collection cannot shrink, and
+// Go's default (100: the heap may grow to twice the live data before a
 // collection) doubles their resident cost. At 50 an idle socket costs about
 // 9% less memory (docs/benchmarks.md, "GC target") for somewhat more
 // frequent collections under load.

@@ -27,6 +27,7 @@ func runSupervise(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		return configFailed(err, stdout, stderr)
 	}
 	log := newLogger(cfg, stderr)
+	tuneGC()
 	sup, err := supervisor.New(cfg, log, supervisor.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "porthouse supervise: %v\n", err)
