@@ -37,6 +37,11 @@ type Options struct {
 	// binary as a worker (go-plugin's helper-process pattern). Only its
 	// Path, Args, Env and Dir are used.
 	WorkerCmd func(id int) *exec.Cmd
+	// ReleaseFreeHeap makes the supervisor return its free heap to the OS
+	// once a burst of connections is over (see releaseFreeHeap). It acts
+	// on the whole process: `porthouse supervise` sets it, tests that run
+	// supervisors inside the test binary leave it off. Workers always do.
+	ReleaseFreeHeap bool
 }
 
 // Supervisor is `porthouse supervise`.
@@ -44,6 +49,7 @@ type Supervisor struct {
 	cfg       atomic.Pointer[config.Config]
 	log       hclog.Logger
 	workerCmd func(id int) *exec.Cmd
+	release   bool // Options.ReleaseFreeHeap
 
 	store *store.Store
 	seq   *routedSequence
@@ -82,7 +88,7 @@ func New(cfg config.Config, log hclog.Logger, o Options) (_ *Supervisor, err err
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Supervisor{log: log, workerCmd: o.WorkerCmd, store: st}
+	s := &Supervisor{log: log, workerCmd: o.WorkerCmd, release: o.ReleaseFreeHeap, store: st}
 	s.cfg.Store(&cfg)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -231,6 +237,13 @@ func (s *Supervisor) WorkerPIDs() []int {
 // Start launches every worker and returns once each has started (or failed
 // its first start, which its monitor retries with backoff).
 func (s *Supervisor) Start() {
+	if s.release {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			releaseFreeHeap(s.ctx, releaseEvery, releaseMin)
+		}()
+	}
 	for _, w := range s.workers {
 		s.wg.Add(1)
 		go s.monitor(w)

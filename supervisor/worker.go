@@ -96,6 +96,9 @@ func RunWorker(getenv func(string) string) error {
 	recv.Set(w.p)
 	w.mesh = m
 	go w.watchParent(os.Getppid())
+	rctx, stopRelease := context.WithCancel(context.Background())
+	defer stopRelease()
+	go releaseFreeHeap(rctx, releaseEvery, releaseMin)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: ipc.Handshake,
 		Plugins:         ipc.Plugins(w),

@@ -28,7 +28,7 @@ func runSupervise(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	}
 	log := newLogger(cfg, stderr)
 	tuneGC()
-	sup, err := supervisor.New(cfg, log, supervisor.Options{})
+	sup, err := supervisor.New(cfg, log, supervisor.Options{ReleaseFreeHeap: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "porthouse supervise: %v\n", err)
 		return 1
