@@ -132,6 +132,7 @@ func (s *Server) Listen() error {
 	// (ping_interval, pong_timeout), and the four setsockopt calls it
 	// takes are a tenth of a handshake's cost.
 	lc := net.ListenConfig{KeepAlive: -1}
+	lc.SetMultipathTCP(false) // see supervisor/listeners.go
 	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)

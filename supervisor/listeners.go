@@ -27,6 +27,10 @@ func reusePortListeners(addr string, n int) ([]*os.File, net.Addr, error) {
 		}
 		return serr
 	}}
+	// Plain TCP: Go's default MPTCP listener sends every accepted
+	// connection through the kernel's MPTCP subflow path, about a tenth of
+	// a loopback handshake, for clients that do not speak MPTCP anyway.
+	lc.SetMultipathTCP(false)
 	files := make([]*os.File, 0, n)
 	closeAll := func() {
 		for _, f := range files {
