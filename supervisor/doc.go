@@ -22,5 +22,7 @@
 // room traffic between puddles, and serves the Worker service.
 //
 // Goroutines: the supervisor owns one monitor goroutine per worker, the gRPC
-// and HTTP servers; Shutdown drains workers, stops all of them and waits.
+// and HTTP servers, and (Options.ReleaseFreeHeap) one that returns the free
+// heap a connect burst leaves to the OS; Shutdown drains workers, stops all
+// of them and waits. A worker process runs the same heap releaser.
 package supervisor
