@@ -1,111 +1,118 @@
 package puddle
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// A running socket reads and writes its connection's raw descriptor: the
-// upgrade is done through the net.Conn the listener gave, and then the
-// socket keeps a duplicate of its descriptor and closes the net.Conn. An
-// idle socket so holds no Go netpoll descriptor, no net.TCPConn and no
-// addresses (about 0.6 KiB less per socket), and the poller (netpoll.go)
-// alone watches it.
+// fdConn is an accepted connection on its raw non-blocking descriptor: the
+// puddle accepts with accept4 itself and never makes a Go net.Conn, so a
+// connection costs no Go netpoll descriptor, no net.TCPConn, no addresses
+// and no keep-alive or MPTCP set-up (about 0.6 KiB and several system calls
+// less per socket). The poller (netpoll.go) alone watches it.
 //
-// The descriptor is non-blocking. A read or write that finds nothing to do
-// (EAGAIN) arms the poller and waits on the socket's wait channels, with a
-// deadline, holding no OS thread.
+// It is a net.Conn for the ingress, the first-message auth and the net/http
+// server (which gets the connections that are not WebSocket upgrades), and
+// the descriptor of a running Socket. A read or write that finds nothing to
+// do (EAGAIN) arms the poller and waits on the connection's wait channels
+// until readiness, close or the deadline, holding no OS thread.
 //
-// fdRefs counts the system calls in flight on the descriptor; fdClosing
-// marks it closed. The descriptor is closed by cleanup when nothing is in
-// flight, or else by the last call to finish, so a descriptor number is
-// never used after the kernel may have given it to a new connection.
-const fdClosing = 1 << 31
-
-// detach returns a close-on-exec duplicate of the connection's descriptor
-// and closes the connection.
-func detach(c net.Conn) (int, error) {
-	defer c.Close()
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return -1, fmt.Errorf("connection %T has no file descriptor", c)
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd, derr := -1, error(nil)
-	if err := rc.Control(func(cfd uintptr) { fd, derr = unix.FcntlInt(cfd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, err
-	}
-	if derr != nil {
-		return -1, fmt.Errorf("dup: %w", derr)
-	}
-	return fd, nil
+// refs counts the system calls in flight on the descriptor; fdClosing marks
+// it closed. The descriptor is closed by Close when nothing is in flight,
+// or else by the last call to finish, so a descriptor number is never used
+// after the kernel may have given it to a new connection.
+type fdConn struct {
+	p      *poller
+	fd     int32
+	refs   atomic.Uint32
+	rwait  atomic.Bool // a reader waits for read readiness
+	rpoll  atomic.Bool // registered in the poller's read set
+	wpoll  atomic.Bool // registered in the poller's write set
+	pollID uint64      // the poller's id, 0 until first armed (set under the poller's lock)
+	waits  atomic.Pointer[ioWaits]
+	rdl    atomic.Int64 // read deadline, unix ns, 0 for none
+	wdl    atomic.Int64 // write deadline
+	raddr  unix.Sockaddr
+	owner  atomic.Pointer[Socket] // the running socket: read readiness starts its reader
 }
 
-// fdAcquire takes a reference to the descriptor for one system call; false
+const fdClosing = 1 << 31
+
+func newFDConn(p *poller, fd int, raddr unix.Sockaddr) *fdConn {
+	return &fdConn{p: p, fd: int32(fd), raddr: raddr}
+}
+
+// acquire takes a reference to the descriptor for one system call; false
 // when it is closed.
-func (s *Socket) fdAcquire() bool {
+func (c *fdConn) acquire() bool {
 	for {
-		v := s.fdRefs.Load()
+		v := c.refs.Load()
 		if v&fdClosing != 0 {
 			return false
 		}
-		if s.fdRefs.CompareAndSwap(v, v+1) {
+		if c.refs.CompareAndSwap(v, v+1) {
 			return true
 		}
 	}
 }
 
-// fdRelease gives the reference back, closing the descriptor when it was
-// the last one of a closed socket.
-func (s *Socket) fdRelease() {
-	if s.fdRefs.Add(^uint32(0)) == fdClosing {
-		s.finalClose()
+// release gives the reference back, closing the descriptor when it was the
+// last one of a closed connection.
+func (c *fdConn) release() {
+	if c.refs.Add(^uint32(0)) == fdClosing {
+		c.finalClose()
 	}
 }
 
-// closeFD marks the descriptor closed (once, from cleanup) and wakes any
+// Close implements net.Conn: it marks the descriptor closed and wakes any
 // waiting reader or writer, which then find it closed.
-func (s *Socket) closeFD() {
-	if s.fdRefs.Or(fdClosing)&^fdClosing == 0 {
-		s.finalClose()
+func (c *fdConn) Close() error {
+	old := c.refs.Or(fdClosing)
+	if old&fdClosing != 0 {
+		return nil
 	}
-	if w := s.waits.Load(); w != nil {
-		notify(w.r)
-		notify(w.w)
+	if old == 0 {
+		c.finalClose()
 	}
+	c.wake()
+	return nil
 }
 
 // finalClose closes the descriptor, once, when no call is in flight or can
 // start; it leaves both epoll sets with it.
-func (s *Socket) finalClose() {
-	s.p.poll.remove(s)
-	unix.Close(int(s.fd))
+func (c *fdConn) finalClose() {
+	c.p.remove(c)
+	unix.Close(int(c.fd))
 }
 
-// ioWaits are the channels a socket's reader and writer wait on for the
+// ioWaits are the channels a connection's reader and writer wait on for the
 // poller; made the first time either has to wait.
 type ioWaits struct{ r, w chan struct{} }
 
-func (s *Socket) ioWaits() *ioWaits {
-	if w := s.waits.Load(); w != nil {
+func (c *fdConn) ioWaits() *ioWaits {
+	if w := c.waits.Load(); w != nil {
 		return w
 	}
 	w := &ioWaits{r: make(chan struct{}, 1), w: make(chan struct{}, 1)}
-	if !s.waits.CompareAndSwap(nil, w) {
-		return s.waits.Load()
+	if !c.waits.CompareAndSwap(nil, w) {
+		return c.waits.Load()
 	}
 	return w
+}
+
+// wake makes waiting calls look again (at readiness, deadline or close).
+func (c *fdConn) wake() {
+	if w := c.waits.Load(); w != nil {
+		notify(w.r)
+		notify(w.w)
+	}
 }
 
 func notify(ch chan struct{}) {
@@ -115,57 +122,76 @@ func notify(ch chan struct{}) {
 	}
 }
 
-// readable is the poller's read readiness: it wakes the reader waiting in
-// the middle of a frame, or starts a reading goroutine.
-func (s *Socket) readable() {
-	if s.rwait.Load() {
-		notify(s.waits.Load().r)
+// readable is the poller's read readiness: it wakes the reader waiting for
+// it, or starts the running socket's reading goroutine.
+func (c *fdConn) readable() {
+	if c.rwait.Load() {
+		notify(c.waits.Load().r)
 		return
 	}
-	go s.onReadable()
+	if s := c.owner.Load(); s != nil {
+		go s.onReadable()
+	}
 }
 
 // writable is the poller's write readiness: it wakes the waiting writer.
-func (s *Socket) writable() {
-	if w := s.waits.Load(); w != nil {
+func (c *fdConn) writable() {
+	if w := c.waits.Load(); w != nil {
 		notify(w.w)
 	}
 }
 
-// waitRead waits until the descriptor is readable, closed or the deadline
-// passes.
-func (s *Socket) waitRead(deadline time.Time) error {
-	w := s.ioWaits()
-	s.rwait.Store(true)
-	defer s.rwait.Store(false)
-	if !s.fdAcquire() {
+// armRead asks the poller for the next read readiness (for the socket's
+// reader, not a waiting call); false when the connection is closed.
+func (c *fdConn) armRead() (bool, error) {
+	if !c.acquire() {
+		return false, nil
+	}
+	err := c.p.armRead(c)
+	c.release()
+	return true, err
+}
+
+// waitRead waits for read readiness, close, a deadline change or the
+// deadline.
+func (c *fdConn) waitRead() error {
+	w := c.ioWaits()
+	c.rwait.Store(true)
+	defer c.rwait.Store(false)
+	if !c.acquire() {
 		return net.ErrClosed
 	}
-	err := s.p.poll.armRead(s)
-	s.fdRelease()
+	err := c.p.armRead(c)
+	c.release()
 	if err != nil {
 		return err
 	}
-	return waitUntil(w.r, deadline)
+	return waitUntil(w.r, c.rdl.Load())
 }
 
-// waitWrite waits until the descriptor is writable, closed or the deadline
-// passes.
-func (s *Socket) waitWrite(deadline time.Time) error {
-	w := s.ioWaits()
-	if !s.fdAcquire() {
+// waitWrite waits for write readiness, close, a deadline change or the
+// deadline.
+func (c *fdConn) waitWrite() error {
+	w := c.ioWaits()
+	if !c.acquire() {
 		return net.ErrClosed
 	}
-	err := s.p.poll.armWrite(s)
-	s.fdRelease()
+	err := c.p.armWrite(c)
+	c.release()
 	if err != nil {
 		return err
 	}
-	return waitUntil(w.w, deadline)
+	return waitUntil(w.w, c.wdl.Load())
 }
 
-func waitUntil(ch chan struct{}, deadline time.Time) error {
-	d := time.Until(deadline)
+// waitUntil waits for ch or the deadline (unix ns, 0 for none). Waking
+// early is harmless: callers try again and wait again.
+func waitUntil(ch chan struct{}, deadline int64) error {
+	if deadline == 0 {
+		<-ch
+		return nil
+	}
+	d := time.Until(time.Unix(0, deadline))
 	if d <= 0 {
 		return os.ErrDeadlineExceeded
 	}
@@ -179,24 +205,22 @@ func waitUntil(ch chan struct{}, deadline time.Time) error {
 	}
 }
 
-// fdReader reads a socket's descriptor for its frame reader: a read that
-// finds no bytes waits for the poller until the deadline.
-type fdReader struct {
-	s        *Socket
-	deadline time.Time
+// passed reports whether a deadline (unix ns, 0 for none) has passed.
+func passed(deadline int64) bool {
+	return deadline != 0 && time.Now().UnixNano() >= deadline
 }
 
-func (r *fdReader) Read(p []byte) (int, error) {
+// Read implements net.Conn.
+func (c *fdConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	s := r.s
 	for {
-		if !s.fdAcquire() {
+		if !c.acquire() {
 			return 0, net.ErrClosed
 		}
-		n, err := unix.Read(int(s.fd), p)
-		s.fdRelease()
+		n, err := unix.Read(int(c.fd), p)
+		c.release()
 		switch {
 		case err == nil && n > 0:
 			return n, nil
@@ -204,13 +228,23 @@ func (r *fdReader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
-			if err := s.waitRead(r.deadline); err != nil {
+			if passed(c.rdl.Load()) {
+				return 0, os.ErrDeadlineExceeded
+			}
+			if err := c.waitRead(); err != nil {
 				return 0, err
 			}
 		default:
-			return 0, err
+			return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", err)}
 		}
 	}
+}
+
+// Write implements net.Conn.
+func (c *fdConn) Write(p []byte) (int, error) {
+	bufs := [1][]byte{p}
+	n, err := c.writeBufs(bufs[:])
+	return int(n), err
 }
 
 // maxIOV is the most buffers one writev takes (Linux's IOV_MAX).
@@ -219,13 +253,10 @@ const maxIOV = 1024
 var iovPool = sync.Pool{New: func() any { v := make([]unix.Iovec, 0, 64); return &v }}
 
 // writeBufs writes every buffer with as few writev calls as the kernel
-// allows, waiting for the poller when the peer's buffer is full; a wait
-// longer than timeout fails. It consumes bufs (the slice, not the bytes).
-func (s *Socket) writeBufs(bufs [][]byte, timeout time.Duration) (int64, error) {
-	var (
-		total    int64
-		deadline time.Time
-	)
+// allows, waiting for the poller when the peer's buffer is full, until the
+// write deadline. It consumes bufs (the slice, not the bytes).
+func (c *fdConn) writeBufs(bufs [][]byte) (int64, error) {
+	var total int64
 	iovp := iovPool.Get().(*[]unix.Iovec)
 	defer iovPool.Put(iovp)
 	for {
@@ -246,11 +277,11 @@ func (s *Socket) writeBufs(bufs [][]byte, timeout time.Duration) (int64, error) 
 				iov = append(iov, v)
 			}
 		}
-		if !s.fdAcquire() {
+		if !c.acquire() {
 			return total, net.ErrClosed
 		}
-		n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(s.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-		s.fdRelease()
+		n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		c.release()
 		clear(iov) // no references to frames stay in the pool
 		*iovp = iov[:0]
 		switch errno {
@@ -259,14 +290,14 @@ func (s *Socket) writeBufs(bufs [][]byte, timeout time.Duration) (int64, error) 
 			bufs = advance(bufs, int(n))
 		case unix.EINTR:
 		case unix.EAGAIN:
-			if deadline.IsZero() {
-				deadline = time.Now().Add(timeout)
+			if passed(c.wdl.Load()) {
+				return total, os.ErrDeadlineExceeded
 			}
-			if err := s.waitWrite(deadline); err != nil {
+			if err := c.waitWrite(); err != nil {
 				return total, err
 			}
 		default:
-			return total, errno
+			return total, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("writev", errno)}
 		}
 	}
 }
@@ -283,4 +314,65 @@ func advance(bufs [][]byte, n int) [][]byte {
 		bufs = bufs[1:]
 	}
 	return bufs
+}
+
+// SetDeadline implements net.Conn.
+func (c *fdConn) SetDeadline(t time.Time) error {
+	c.rdl.Store(unixNano(t))
+	c.wdl.Store(unixNano(t))
+	c.wake()
+	return nil
+}
+
+// SetReadDeadline implements net.Conn.
+func (c *fdConn) SetReadDeadline(t time.Time) error {
+	c.rdl.Store(unixNano(t))
+	if w := c.waits.Load(); w != nil {
+		notify(w.r)
+	}
+	return nil
+}
+
+// SetWriteDeadline implements net.Conn.
+func (c *fdConn) SetWriteDeadline(t time.Time) error {
+	c.wdl.Store(unixNano(t))
+	if w := c.waits.Load(); w != nil {
+		notify(w.w)
+	}
+	return nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixNano(), 1)
+}
+
+// LocalAddr implements net.Conn.
+func (c *fdConn) LocalAddr() net.Addr {
+	if !c.acquire() {
+		return &net.TCPAddr{}
+	}
+	sa, err := unix.Getsockname(int(c.fd))
+	c.release()
+	if err != nil {
+		return &net.TCPAddr{}
+	}
+	return tcpAddr(sa)
+}
+
+// RemoteAddr implements net.Conn.
+func (c *fdConn) RemoteAddr() net.Addr { return tcpAddr(c.raddr) }
+
+func tcpAddr(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		ip := make(net.IP, net.IPv6len)
+		copy(ip, a.Addr[:])
+		return &net.TCPAddr{IP: ip, Port: a.Port}
+	}
+	return &net.TCPAddr{}
 }

@@ -46,7 +46,6 @@ type frameReader struct {
 	limit int
 	msg   []byte
 	ctl   controlHandler
-	fdr   fdReader // a socket's descriptor, when it reads one
 }
 
 // ctrlPool holds the buffers control frame payloads are read into.
@@ -96,7 +95,6 @@ var frPool = sync.Pool{New: func() any { return &frameReader{r: bufio.NewReaderS
 func (fr *frameReader) put() {
 	fr.r.Reset(nil)
 	fr.ctl = nil
-	fr.fdr = fdReader{}
 	fr.shrink()
 	fr.msg = fr.msg[:0]
 	frPool.Put(fr)

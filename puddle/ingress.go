@@ -28,7 +28,7 @@ var headPool = sync.Pool{New: func() any { b := make([]byte, maxHeadBytes); retu
 
 // serveConn reads the start of a request: WebSocket handshakes stay here,
 // everything else goes to the net/http server.
-func (p *Puddle) serveConn(c net.Conn) {
+func (p *Puddle) serveConn(c *fdConn) {
 	opts := p.Options()
 	_ = c.SetDeadline(time.Now().Add(opts.HandshakeTimeout))
 	bp := headPool.Get().(*[]byte)
@@ -74,7 +74,7 @@ func (p *Puddle) serveConn(c net.Conn) {
 
 // handshake authenticates and admits a WebSocket request, then upgrades it.
 // Every refusal is an HTTP error with a JSON body, before any upgrade.
-func (p *Puddle) handshake(c net.Conn, req request, head, extra []byte) {
+func (p *Puddle) handshake(c *fdConn, req request, head, extra []byte) {
 	opts := p.Options()
 	reserved := false
 	if opts.MaxSockets > 0 {
@@ -226,7 +226,7 @@ func (p *Puddle) authenticate(ctx context.Context, secret string) (*store.Token,
 // admit takes a slot of the token and makes the socket (not yet running).
 // readAt is when the token was read, for catching up with changes made
 // before the socket registers.
-func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, raw bool, c net.Conn) (*Socket, *wire.Error) {
+func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, raw bool, c *fdConn) (*Socket, *wire.Error) {
 	mode := "envelope"
 	if raw {
 		mode = "raw"
@@ -250,7 +250,7 @@ func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, 
 // firstMessageAuth waits up to the auth timeout for {"type":"auth"} on an
 // upgraded /ws socket. It answers a refusal with an error frame and closes
 // with 4001.
-func (p *Puddle) firstMessageAuth(c net.Conn, extra []byte, remote string) *Socket {
+func (p *Puddle) firstMessageAuth(c *fdConn, extra []byte, remote string) *Socket {
 	opts := p.Options()
 	_ = c.SetReadDeadline(time.Now().Add(opts.AuthTimeout))
 	pre := newPreSocket(c, extra, opts.MaxMessageBytes)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,15 +13,16 @@ import (
 // holds no goroutine and no read buffer, and a socket waiting for its peer
 // holds no goroutine either (DESIGN.md, "Performance shape").
 //
-// Sockets are raw non-blocking descriptors (fdio.go). Each is registered
-// with EPOLLONESHOT in two epoll instances: in the read set, one readiness
-// event hands the socket to one reading goroutine (or wakes the reader
-// waiting in the middle of a frame), which arms it again when done; in the
-// write set, a writer whose peer's buffer is full arms it and waits. An
-// event carries the socket's poll id, not its fd, so an event that races
-// with the socket's end finds nothing and is dropped.
+// Connections are raw non-blocking descriptors (fdio.go). Each is
+// registered with EPOLLONESHOT in two epoll instances: in the read set, one
+// readiness event hands a running socket to one reading goroutine, which
+// arms it again when done, or wakes a call waiting to read (the handshake,
+// the middle of a frame); in the write set, a writer whose peer's buffer is
+// full arms it and waits. An event carries the connection's poll id, not
+// its fd, so an event that races with the connection's end finds nothing
+// and is dropped.
 //
-// Registered sockets sit in a slab: a poll id is the slot's index + 1 in its
+// Registered connections sit in a slab: a poll id is the slot's index + 1 in its
 // low 32 bits and a registration count in its high 32 bits, so a slot reused
 // by a new socket does not match a stale event. A slab costs 8 bytes per
 // socket where a map from id to socket cost about a hundred.
@@ -30,7 +32,7 @@ type poller struct {
 	wakefd int // eventfd that ends both run loops
 
 	mu    sync.Mutex
-	slots []*Socket
+	slots []*fdConn
 	free  []uint32 // indexes of empty slots
 	gen   uint32   // registrations so far, the high half of the next id
 }
@@ -78,48 +80,49 @@ const (
 	writeEvents = unix.EPOLLOUT | unix.EPOLLONESHOT
 )
 
-// armRead asks for the socket's next read readiness event; the caller holds
-// a reference to the socket's fd (fdio.go), so the fd is still its own.
-func (p *poller) armRead(s *Socket) error {
-	op := unix.EPOLL_CTL_MOD
-	if s.pollID == 0 {
-		p.add(s)
-		op = unix.EPOLL_CTL_ADD
-	}
-	ev := unix.EpollEvent{Events: readEvents}
-	setEventID(&ev, s.pollID)
-	return unix.EpollCtl(p.epfd, op, int(s.fd), &ev)
+// armRead asks for the connection's next read readiness event; the caller
+// holds a reference to its descriptor (fdio.go), so the descriptor is still
+// its own. One reader at a time arms it.
+func (p *poller) armRead(c *fdConn) error {
+	return p.arm(c, p.epfd, &c.rpoll, readEvents)
 }
 
-// armWrite asks for the socket's next write readiness event (the caller
-// holds a reference to the fd and has armed the socket for reading once,
-// which gave it its poll id).
-func (p *poller) armWrite(s *Socket) error {
-	op := unix.EPOLL_CTL_MOD
-	if !s.wpolled {
-		s.wpolled = true
-		op = unix.EPOLL_CTL_ADD
-	}
-	ev := unix.EpollEvent{Events: writeEvents}
-	setEventID(&ev, s.pollID)
-	return unix.EpollCtl(p.wepfd, op, int(s.fd), &ev)
+// armWrite asks for the connection's next write readiness event (the
+// caller holds a reference to its descriptor). One writer at a time arms it.
+func (p *poller) armWrite(c *fdConn) error {
+	return p.arm(c, p.wepfd, &c.wpoll, writeEvents)
 }
 
-// remove forgets the socket. Its fd leaves both epoll sets when it is
-// closed (it is the only descriptor of its socket).
-func (p *poller) remove(s *Socket) {
+func (p *poller) arm(c *fdConn, epfd int, in *atomic.Bool, events uint32) error {
+	ev := unix.EpollEvent{Events: events}
+	setEventID(&ev, p.add(c))
+	op := unix.EPOLL_CTL_MOD
+	if !in.Load() {
+		in.Store(true)
+		op = unix.EPOLL_CTL_ADD
+	}
+	return unix.EpollCtl(epfd, op, int(c.fd), &ev)
+}
+
+// remove forgets the connection. Its descriptor leaves both epoll sets when
+// it is closed (it is the only descriptor of its socket).
+func (p *poller) remove(c *fdConn) {
 	p.mu.Lock()
-	if i := uint32(s.pollID) - 1; s.pollID != 0 && int(i) < len(p.slots) && p.slots[i] == s {
+	if i := uint32(c.pollID) - 1; c.pollID != 0 && int(i) < len(p.slots) && p.slots[i] == c {
 		p.slots[i] = nil
 		p.free = append(p.free, i)
 	}
 	p.mu.Unlock()
 }
 
-// add gives the socket a slot and its poll id.
-func (p *poller) add(s *Socket) {
+// add gives the connection a slot and its poll id, unless it has them,
+// and returns the id.
+func (p *poller) add(c *fdConn) uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if c.pollID != 0 {
+		return c.pollID
+	}
 	var i uint32
 	if n := len(p.free); n > 0 {
 		i = p.free[n-1]
@@ -129,17 +132,18 @@ func (p *poller) add(s *Socket) {
 		p.slots = append(p.slots, nil)
 	}
 	p.gen++
-	p.slots[i] = s
-	s.pollID = uint64(p.gen)<<32 | uint64(i+1)
+	p.slots[i] = c
+	c.pollID = uint64(p.gen)<<32 | uint64(i+1)
+	return c.pollID
 }
 
-// lookup returns the socket of a poll id, or nil when it has gone.
-func (p *poller) lookup(id uint64) *Socket {
+// lookup returns the connection of a poll id, or nil when it has gone.
+func (p *poller) lookup(id uint64) *fdConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if i := uint32(id) - 1; int(i) < len(p.slots) {
-		if s := p.slots[i]; s != nil && s.pollID == id {
-			return s
+		if c := p.slots[i]; c != nil && c.pollID == id {
+			return c
 		}
 	}
 	return nil
@@ -148,12 +152,12 @@ func (p *poller) lookup(id uint64) *Socket {
 // run dispatches read readiness until close: each ready socket is read by a
 // goroutine of its own that lives only while there is something to read,
 // or, when a reader waits in the middle of a frame, that reader wakes.
-func (p *poller) run() { p.loop(p.epfd, (*Socket).readable) }
+func (p *poller) run() { p.loop(p.epfd, (*fdConn).readable) }
 
 // runWrites wakes the writers waiting for their peers until close.
-func (p *poller) runWrites() { p.loop(p.wepfd, (*Socket).writable) }
+func (p *poller) runWrites() { p.loop(p.wepfd, (*fdConn).writable) }
 
-func (p *poller) loop(epfd int, ready func(*Socket)) {
+func (p *poller) loop(epfd int, ready func(*fdConn)) {
 	events := make([]unix.EpollEvent, 256)
 	for {
 		n, err := unix.EpollWait(epfd, events, -1)
@@ -168,8 +172,8 @@ func (p *poller) loop(epfd int, ready func(*Socket)) {
 			if id == 0 {
 				return // woken to stop
 			}
-			if s := p.lookup(id); s != nil {
-				ready(s)
+			if c := p.lookup(id); c != nil {
+				ready(c)
 			}
 		}
 	}

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/porthouse/porthouse/metrics"
 	"github.com/porthouse/porthouse/router"
@@ -55,8 +57,8 @@ type Puddle struct {
 	wg     sync.WaitGroup // accept loops, handshakes, registered sockets
 
 	mu        sync.Mutex
-	pending   int // places reserved by handshakes in progress (MaxSockets)
-	listeners map[net.Listener]struct{}
+	pending   int                      // places reserved by handshakes in progress (MaxSockets)
+	listeners map[net.Listener]*fdConn // and the puddle's duplicate of each
 	sockets   map[*Socket]struct{}
 	byToken   map[string]map[*Socket]struct{}
 	closing   bool
@@ -86,7 +88,7 @@ func New(opts Options, d Deps) *Puddle {
 		wheel:     newWheel(time.Now(), (*Socket).tick),
 		ctx:       ctx,
 		cancel:    cancel,
-		listeners: make(map[net.Listener]struct{}),
+		listeners: make(map[net.Listener]*fdConn),
 		sockets:   make(map[*Socket]struct{}),
 		byToken:   make(map[string]map[*Socket]struct{}),
 	}
@@ -137,39 +139,83 @@ func (p *Puddle) Serve(ln net.Listener) error {
 	if p.poll == nil {
 		return fmt.Errorf("puddle: %w", p.pollErr)
 	}
+	// The puddle accepts on its own duplicate of the listener's descriptor,
+	// waiting for the poller while the backlog is empty, so a connection is
+	// a raw descriptor from the start (fdio.go).
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("puddle: listener %T has no file descriptor", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("puddle: %w", err)
+	}
+	lfd, derr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { lfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return fmt.Errorf("puddle: %w", err)
+	}
+	if derr != nil {
+		return fmt.Errorf("puddle: dup listener: %w", derr)
+	}
+	if err := unix.SetNonblock(lfd, true); err != nil {
+		unix.Close(lfd)
+		return fmt.Errorf("puddle: %w", err)
+	}
+	lc := newFDConn(p.poll, lfd, nil)
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
+		lc.Close()
 		return errors.New("puddle: serve after shutdown")
 	}
-	p.listeners[ln] = struct{}{}
+	p.listeners[ln] = lc
 	p.wg.Add(1)
 	p.mu.Unlock()
 	defer p.wg.Done()
 	var delay time.Duration
 	for {
-		c, err := ln.Accept()
-		if err != nil {
+		if !lc.acquire() {
+			return p.acceptEnded()
+		}
+		fd, sa, aerr := unix.Accept4(int(lc.fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		lc.release()
+		if aerr != nil {
+			switch aerr {
+			case unix.EAGAIN:
+				if err := lc.waitRead(); err != nil {
+					return p.acceptEnded()
+				}
+				continue
+			case unix.ECONNABORTED, unix.EINTR:
+				continue
+			}
 			if p.ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return err
-			}
-			// Resource exhaustion (EMFILE) and aborted handshakes pass.
+			// Resource exhaustion (EMFILE) passes.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			p.log.Warn("accept failed; retrying", "error", err, "delay", delay)
+			p.log.Warn("accept failed; retrying", "error", aerr, "delay", delay)
 			time.Sleep(delay)
 			continue
 		}
 		delay = 0
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		c := newFDConn(p.poll, fd, sa)
 		if !p.startConn(c) {
 			c.Close()
 		}
 	}
 }
 
-func (p *Puddle) startConn(c net.Conn) bool {
+// acceptEnded is what Serve returns when its listener was closed.
+func (p *Puddle) acceptEnded() error {
+	if p.ctx.Err() != nil {
+		return nil
+	}
+	return net.ErrClosed
+}
+
+func (p *Puddle) startConn(c *fdConn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
@@ -298,13 +344,16 @@ func (p *Puddle) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.closing = true
 	lns := make([]net.Listener, 0, len(p.listeners))
-	for ln := range p.listeners {
+	lcs := make([]*fdConn, 0, len(p.listeners))
+	for ln, lc := range p.listeners {
 		lns = append(lns, ln)
+		lcs = append(lcs, lc)
 	}
 	p.mu.Unlock()
 	p.cancel()
-	for _, ln := range lns {
+	for i, ln := range lns {
 		ln.Close()
+		lcs[i].Close() // wakes Serve's wait
 	}
 	p.httpLn.Close()
 	for _, s := range p.allSockets() {

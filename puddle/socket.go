@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,14 +28,8 @@ const closeGrace = 2 * time.Second
 // writer goroutine runs only while frames are queued.
 type Socket struct {
 	p    *Puddle
-	id   string   // tk_.../slot; the token id is its first part
-	conn net.Conn // until run detaches its descriptor (fdio.go); guarded by wmu
-	fd   int32    // the descriptor once running, -1 before
-
-	fdRefs  atomic.Uint32 // system calls in flight on fd, | fdClosing
-	rwait   atomic.Bool   // the reader waits in the middle of a frame
-	waits   atomic.Pointer[ioWaits]
-	wpolled bool // in the poller's write set (guarded by an fd reference: one writer at a time)
+	id   string  // tk_.../slot; the token id is its first part
+	conn *fdConn // the connection's raw descriptor (fdio.go)
 
 	tok     atomic.Pointer[store.Token]
 	readAt  int64         // unix ns when tok was read: later changes must reach the socket
@@ -69,8 +62,6 @@ type Socket struct {
 	// read past the handshake until they are consumed.
 	fr  *frameReader
 	pre *prefixReader
-
-	pollID uint64 // the poller's id for the socket, 0 until first armed
 
 	// Liveness: the puddle's wheel calls tick for ping, pong timeout and
 	// token expiry. wnext, wprev and wwhen are the wheel's (guarded by its
@@ -177,7 +168,8 @@ func (s *Socket) writeLoop() {
 			s.queue = nil
 			s.wmu.Unlock()
 			if q != nil {
-				_, _ = s.writeBufs(q.f, time.Second) // the close frame
+				s.conn.wdl.Store(time.Now().Add(time.Second).UnixNano())
+				_, _ = s.conn.writeBufs(q.f) // the close frame
 				putQueue(q)
 			}
 			// writing stays set until the close frame is out: waitWriter
@@ -197,7 +189,8 @@ func (s *Socket) writeLoop() {
 		s.queued = 0
 		s.wmu.Unlock()
 
-		n, err := s.writeBufs(q.f, s.p.opts.Load().WriteTimeout)
+		s.conn.wdl.Store(time.Now().Add(s.p.opts.Load().WriteTimeout).UnixNano())
+		n, err := s.conn.writeBufs(q.f)
 		s.p.m.BytesOut.Add(float64(n))
 		putQueue(q)
 		if err != nil {
@@ -258,13 +251,12 @@ func (s *Socket) isClosed() bool {
 // ID returns the socket id, tk_.../slot.
 func (s *Socket) ID() string { return s.id }
 
-func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c net.Conn) *Socket {
+func newSocket(p *Puddle, id string, tok *store.Token, raw bool, c *fdConn) *Socket {
 	s := &Socket{
 		p:    p,
 		id:   id,
 		raw:  raw,
 		conn: c,
-		fd:   -1,
 	}
 	s.tok.Store(tok)
 	if o := p.Options(); o.RateLimit > 0 {
@@ -289,13 +281,6 @@ func (s *Socket) setExtra(b []byte) {
 // and timer, then hands its reading to the poller. It returns at once; the
 // socket lives on without a goroutine while it is idle.
 func (s *Socket) run() {
-	if !s.open() {
-		s.p.mu.Lock()
-		s.p.unreserveLocked(s)
-		s.p.mu.Unlock()
-		s.cleanup()
-		return
-	}
 	ctx := s.p.ctx
 	if err := s.p.seq.Activate(ctx, s.id); err != nil || !s.p.register(s) {
 		s.p.mu.Lock()
@@ -317,6 +302,7 @@ func (s *Socket) run() {
 	if s.p.log.IsDebug() {
 		s.logger().Debug("socket open", "raw", s.raw)
 	}
+	s.conn.owner.Store(s) // from now on read readiness starts the socket's reader
 	if s.pre != nil {
 		s.onReadable() // bytes read past the handshake: read them now
 		return
@@ -367,8 +353,8 @@ func (s *Socket) reader() *frameReader {
 		limit += envelopeOverhead
 	}
 	fr := frPool.Get().(*frameReader)
-	fr.fdr = fdReader{s: s, deadline: time.Now().Add(opts.HandshakeTimeout)}
-	var src io.Reader = &fr.fdr
+	s.conn.rdl.Store(time.Now().Add(opts.HandshakeTimeout).UnixNano())
+	var src io.Reader = s.conn
 	if s.pre != nil {
 		s.pre.r = src
 		src = s.pre
@@ -376,25 +362,6 @@ func (s *Socket) reader() *frameReader {
 	fr.r.Reset(src)
 	fr.limit, fr.ctl = limit, s
 	return fr
-}
-
-// open detaches the connection's descriptor for the socket (fdio.go). It
-// reports false when the socket ended first or the descriptor could not be
-// had (no free descriptor number).
-func (s *Socket) open() bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.ended.Load() || s.conn == nil {
-		return false
-	}
-	fd, err := detach(s.conn)
-	s.conn = nil
-	if err != nil {
-		s.p.log.Warn("socket dropped", "socket", s.id, "error", err)
-		return false
-	}
-	s.fd = int32(fd)
-	return true
 }
 
 // control handles a ping or pong read between data frames.
@@ -408,12 +375,7 @@ func (s *Socket) control(op ws.OpCode, p []byte) {
 // arm asks the poller for the socket's next readiness; a socket that cannot
 // be armed ends.
 func (s *Socket) arm() {
-	if !s.fdAcquire() {
-		return // closed
-	}
-	err := s.p.poll.armRead(s)
-	s.fdRelease()
-	if err != nil {
+	if ok, err := s.conn.armRead(); ok && err != nil {
 		s.logger().Error("poll arm failed", "error", err)
 		go s.cleanup()
 	}
@@ -442,7 +404,7 @@ func (s *Socket) onReadable() {
 			break
 		}
 		if n%64 == 0 { // a client that never pauses is not a stalled one
-			s.fr.fdr.deadline = time.Now().Add(s.p.opts.Load().HandshakeTimeout)
+			s.conn.rdl.Store(time.Now().Add(s.p.opts.Load().HandshakeTimeout).UnixNano())
 		}
 	}
 	s.fr.put()
@@ -527,16 +489,9 @@ func (s *Socket) cleanup() {
 	}
 	s.wmu.Lock()
 	s.closed = true
-	conn := s.conn
-	s.conn = nil
 	s.wmu.Unlock()
 	s.p.wheel.cancel(s)
-	if conn != nil {
-		conn.Close() // ended before it ran
-	}
-	if s.fd >= 0 {
-		s.closeFD()
-	}
+	s.conn.Close()
 	s.p.router.RemoveSocket(s.id, s)
 	s.leaveAll()
 	s.release()
