@@ -85,6 +85,20 @@ func (c *fdConn) Close() error {
 	return nil
 }
 
+// CloseWrite shuts down the sending side, as net.TCPConn does: net/http
+// uses it to let a client read an error answer before the connection ends.
+func (c *fdConn) CloseWrite() error {
+	if !c.acquire() {
+		return net.ErrClosed
+	}
+	err := unix.Shutdown(int(c.fd), unix.SHUT_WR)
+	c.release()
+	if err != nil {
+		return os.NewSyscallError("shutdown", err)
+	}
+	return nil
+}
+
 // finalClose closes the descriptor, once, when no call is in flight or can
 // start; it leaves both epoll sets with it.
 func (c *fdConn) finalClose() {

@@ -22,6 +22,14 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 	return c.Conn.Read(b)
 }
 
+// CloseWrite passes net/http's half close on to the connection.
+func (c *prefixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // connListener is a net.Listener fed by the ingress: connections that are
 // not WebSocket upgrades go to the net/http server through it.
 type connListener struct {

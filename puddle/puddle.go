@@ -133,8 +133,8 @@ func (p *Puddle) SetOptions(o Options) { p.opts.Store(&o) }
 // Router returns the puddle's router.
 func (p *Puddle) Router() *router.Router { return p.router }
 
-// Serve accepts connections on ln until Shutdown. It returns nil after
-// Shutdown, or the accept error.
+// Serve accepts connections on ln, a TCP listener, until Shutdown. It
+// returns nil after Shutdown, or the error that ended accepting.
 func (p *Puddle) Serve(ln net.Listener) error {
 	if p.poll == nil {
 		return fmt.Errorf("puddle: %w", p.pollErr)
