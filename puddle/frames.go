@@ -108,31 +108,7 @@ func (fr *frameReader) acquire(src io.Reader) {
 	}
 }
 
-// drop returns the read buffer whatever it holds (the socket has ended).
-func (fr *frameReader) drop() {
-	if fr.r != nil {
-		fr.r.Reset(nil)
-		readerPool.Put(fr.r)
-		fr.r = nil
-	}
-	fr.msg = nil
-}
 
-// release returns the read buffer (and drops a large message buffer) when
-// nothing read ahead is waiting in it; it reports whether it did.
-func (fr *frameReader) release() bool {
-	if fr.r == nil {
-		return true
-	}
-	if fr.r.Buffered() > 0 {
-		return false
-	}
-	fr.r.Reset(nil)
-	readerPool.Put(fr.r)
-	fr.r = nil
-	fr.msg = nil
-	return true
-}
 
 // next returns the next complete data message. The payload is valid until
 // the next call.
