@@ -108,8 +108,6 @@ func (fr *frameReader) acquire(src io.Reader) {
 	}
 }
 
-
-
 // next returns the next complete data message. The payload is valid until
 // the next call.
 func (fr *frameReader) next() (ws.OpCode, []byte, error) {
