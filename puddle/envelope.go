@@ -103,7 +103,7 @@ func (s *Socket) cmdSend(cmd *wire.Command, binary bool, payload []byte) *wire.E
 		}
 		return wire.Errorf(wire.CodeForbidden, "not a member of room %q: join it first", cmd.Room)
 	}
-	if e := checkSend(m, env, s.p.Options().MaxMessageBytes); e != nil {
+	if e := checkSend(m, env, s.p.opts.Load().MaxMessageBytes); e != nil {
 		return e
 	}
 	s.publish(m, env)
@@ -296,7 +296,7 @@ func (s *Socket) handleRaw(op ws.OpCode, payload []byte) {
 		}
 		env = router.NewText(id, s.id, payload, isJSON)
 	}
-	if e := checkSend(m, env, s.p.Options().MaxMessageBytes); e != nil {
+	if e := checkSend(m, env, s.p.opts.Load().MaxMessageBytes); e != nil {
 		code := 1008
 		if e.Code == wire.CodeTooLarge {
 			code = 1009

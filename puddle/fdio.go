@@ -32,10 +32,10 @@ type fdConn struct {
 	p      *poller
 	fd     int32
 	refs   atomic.Uint32
-	rwait  atomic.Bool // a reader waits for read readiness
-	rpoll  atomic.Bool // registered in the poller's read set
-	wpoll  atomic.Bool // registered in the poller's write set
-	pollID uint64      // the poller's id, 0 until first armed (set under the poller's lock)
+	rwait  atomic.Bool   // a reader waits for read readiness
+	rpoll  atomic.Bool   // registered in the poller's read set
+	wpoll  atomic.Bool   // registered in the poller's write set
+	pollID atomic.Uint64 // the poller's id, 0 until first armed (set once, under the poller's lock)
 	waits  atomic.Pointer[ioWaits]
 	rdl    atomic.Int64 // read deadline, unix ns, 0 for none
 	wdl    atomic.Int64 // write deadline

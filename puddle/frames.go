@@ -51,10 +51,6 @@ type frameReader struct {
 // ctrlPool holds the buffers control frame payloads are read into.
 var ctrlPool = sync.Pool{New: func() any { return new([125]byte) }}
 
-func newFrameReader(c net.Conn, extra []byte, limit int) *frameReader {
-	return newFrameReaderFrom(readSource(c, extra), limit)
-}
-
 func newFrameReaderFrom(src io.Reader, limit int) *frameReader {
 	fr := &frameReader{limit: limit}
 	fr.acquire(src)

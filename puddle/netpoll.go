@@ -108,7 +108,8 @@ func (p *poller) arm(c *fdConn, epfd int, in *atomic.Bool, events uint32) error 
 // it is closed (it is the only descriptor of its socket).
 func (p *poller) remove(c *fdConn) {
 	p.mu.Lock()
-	if i := uint32(c.pollID) - 1; c.pollID != 0 && int(i) < len(p.slots) && p.slots[i] == c {
+	if id := c.pollID.Load(); id != 0 && int(uint32(id)-1) < len(p.slots) && p.slots[uint32(id)-1] == c {
+		i := uint32(id) - 1
 		p.slots[i] = nil
 		p.free = append(p.free, i)
 	}
@@ -116,12 +117,15 @@ func (p *poller) remove(c *fdConn) {
 }
 
 // add gives the connection a slot and its poll id, unless it has them,
-// and returns the id.
+// and returns the id. Arming a connection that has its id takes no lock.
 func (p *poller) add(c *fdConn) uint64 {
+	if id := c.pollID.Load(); id != 0 {
+		return id
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.pollID != 0 {
-		return c.pollID
+	if id := c.pollID.Load(); id != 0 {
+		return id
 	}
 	var i uint32
 	if n := len(p.free); n > 0 {
@@ -133,8 +137,9 @@ func (p *poller) add(c *fdConn) uint64 {
 	}
 	p.gen++
 	p.slots[i] = c
-	c.pollID = uint64(p.gen)<<32 | uint64(i+1)
-	return c.pollID
+	id := uint64(p.gen)<<32 | uint64(i+1)
+	c.pollID.Store(id)
+	return id
 }
 
 // lookup returns the connection of a poll id, or nil when it has gone.
@@ -142,7 +147,7 @@ func (p *poller) lookup(id uint64) *fdConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if i := uint32(id) - 1; int(i) < len(p.slots) {
-		if c := p.slots[i]; c != nil && c.pollID == id {
+		if c := p.slots[i]; c != nil && c.pollID.Load() == id {
 			return c
 		}
 	}

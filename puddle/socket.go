@@ -138,7 +138,7 @@ func (s *Socket) Deliver(frame []byte) {
 		s.wmu.Unlock()
 		return
 	}
-	if s.queued+len(frame) > s.p.Options().MaxQueueBytes {
+	if s.queued+len(frame) > s.p.opts.Load().MaxQueueBytes {
 		s.wmu.Unlock()
 		s.p.log.Debug("slow consumer", "socket", s.id)
 		s.Close(4009, "slow consumer")

@@ -27,7 +27,7 @@ const (
 // heap it holds: it is calm, and those pages would stay unused for longer
 // than a period. A process under load allocates more than that each period
 // and is left alone. It returns when ctx ends.
-func releaseFreeHeap(ctx context.Context, every time.Duration, min uint64) {
+func releaseFreeHeap(ctx context.Context, every time.Duration, floor uint64) {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/free:bytes"}, // free, not yet returned
 		{Name: "/gc/heap/allocs:bytes"},           // allocated since start
@@ -45,7 +45,7 @@ func releaseFreeHeap(ctx context.Context, every time.Duration, min uint64) {
 		free, allocs := samples[0].Value.Uint64(), samples[1].Value.Uint64()
 		recent := allocs - before
 		before = allocs
-		if free >= min && recent < free {
+		if free >= floor && recent < free {
 			debug.FreeOSMemory()
 		}
 	}
