@@ -140,6 +140,7 @@ func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request, c caller) {
 			return
 		}
 	}
+	defer s.lockEdits(c.acct.ID)()
 	tokens, err := s.store.ListTokens(ctx, c.acct.ID)
 	if err != nil {
 		s.fail(w, r, err)

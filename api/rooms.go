@@ -123,6 +123,7 @@ func (s *Server) patchRoom(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, wire.Errorf(wire.CodeBadRequest, "name: a room cannot be renamed"))
 		return
 	}
+	defer s.lockEdits(c.acct.ID)()
 	room, err := s.store.UpdateRoom(r.Context(), c.acct.ID, name, body.RoomPatch)
 	if err != nil {
 		s.fail(w, r, err)
@@ -141,6 +142,7 @@ func (s *Server) deleteRoom(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	ctx := r.Context()
+	defer s.lockEdits(c.acct.ID)()
 	tokens, err := s.store.ListTokens(ctx, c.acct.ID)
 	if err != nil {
 		s.fail(w, r, err)

@@ -78,6 +78,28 @@ type Server struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	// edits orders an account's changes that reach live sockets: the store
+	// write and the Live call it makes are one step under the account's
+	// stripe, so two concurrent edits of one token reach its sockets in the
+	// order the store took them (see lockEdits).
+	edits [editStripes]sync.Mutex
+}
+
+// editStripes is how many locks the accounts' edits are spread over.
+const editStripes = 64
+
+// lockEdits holds the account's edit lock until the returned func is
+// called. A handler takes it before its store write and releases it after
+// the Live calls that follow, so the live state never moves back: without
+// it, edit A could commit first and be applied to sockets last, leaving them
+// with a room the store no longer grants. Live calls do not block on slow
+// sockets, so an edit holds the lock for a store write and one round of
+// calls to the workers.
+func (s *Server) lockEdits(acct int64) func() {
+	mu := &s.edits[uint64(acct)%editStripes]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // New builds a Server and starts its limiter janitor.

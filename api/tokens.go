@@ -208,6 +208,7 @@ func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, e)
 		return
 	}
+	defer s.lockEdits(c.acct.ID)()
 	t, err := s.store.UpdateToken(r.Context(), c.acct.ID, r.PathValue("id"), p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -224,6 +225,7 @@ func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, c caller) {
 // deleteToken: DELETE /api/v1/tokens/{id} → 204; its sockets close with 4001.
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, c caller) {
 	id := r.PathValue("id")
+	defer s.lockEdits(c.acct.ID)()
 	if err := s.store.DeleteToken(r.Context(), c.acct.ID, id); err != nil {
 		s.fail(w, r, err)
 		return
@@ -236,6 +238,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, c caller) {
 // regenerateToken: POST /api/v1/tokens/{id}/regenerate → 200 token with the
 // new "secret". Sockets on the old secret are closed before the answer.
 func (s *Server) regenerateToken(w http.ResponseWriter, r *http.Request, c caller) {
+	defer s.lockEdits(c.acct.ID)()
 	t, secret, err := s.store.RegenerateToken(r.Context(), c.acct.ID, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -266,6 +269,7 @@ func (s *Server) putSubscription(w http.ResponseWriter, r *http.Request, c calle
 		writeError(w, e)
 		return
 	}
+	defer s.lockEdits(c.acct.ID)()
 	t, err := s.store.PutSubscription(r.Context(), c.acct.ID, r.PathValue("id"), sub)
 	if err != nil {
 		s.fail(w, r, err)
@@ -282,6 +286,7 @@ func (s *Server) deleteSubscription(w http.ResponseWriter, r *http.Request, c ca
 	if !ok {
 		return
 	}
+	defer s.lockEdits(c.acct.ID)()
 	t, err := s.store.DeleteSubscription(r.Context(), c.acct.ID, r.PathValue("id"), name)
 	if err != nil {
 		s.fail(w, r, err)
