@@ -25,11 +25,19 @@ type tokenCache struct {
 	mu       sync.Mutex
 	bySecret map[[32]byte]cachedToken
 	byID     map[string]*store.Token
-	revoked  map[string]time.Time // token id → when it was last revoked
+	revoked  map[string]time.Time   // token id → when it was last revoked
+	updated  map[string]tokenUpdate // token id → its last live update
 }
 
-// revokedMemory is how long a revocation is remembered for sockets that
-// were being admitted when it happened.
+// tokenUpdate is a token's settings from a live change, and when the change
+// arrived.
+type tokenUpdate struct {
+	tok *store.Token
+	at  time.Time
+}
+
+// revokedMemory is how long a revocation or an update is remembered for
+// sockets that were being admitted when it happened.
 const revokedMemory = time.Minute
 
 type cachedToken struct {
@@ -38,7 +46,12 @@ type cachedToken struct {
 }
 
 func newTokenCache() *tokenCache {
-	return &tokenCache{bySecret: make(map[[32]byte]cachedToken), byID: make(map[string]*store.Token), revoked: make(map[string]time.Time)}
+	return &tokenCache{
+		bySecret: make(map[[32]byte]cachedToken),
+		byID:     make(map[string]*store.Token),
+		revoked:  make(map[string]time.Time),
+		updated:  make(map[string]tokenUpdate),
+	}
 }
 
 // get returns the token of a secret if it was seen recently.
@@ -56,7 +69,9 @@ func (c *tokenCache) get(secret string) (*store.Token, bool) {
 // put remembers a token read from the store at readAt and returns the
 // shared pointer for it: the current one when nothing changed. A token
 // revoked since readAt is not remembered (the socket that read it learns of
-// the revocation when it registers).
+// the revocation when it registers). A token updated since readAt may have
+// been read before the update was written: the update's settings, which
+// are the newer, are remembered and returned instead of the read.
 func (c *tokenCache) put(secret string, t store.Token, readAt time.Time) *store.Token {
 	h := sha256.Sum256([]byte(secret))
 	c.mu.Lock()
@@ -68,8 +83,11 @@ func (c *tokenCache) put(secret string, t store.Token, readAt time.Time) *store.
 		clear(c.bySecret)
 		clear(c.byID)
 	}
-	shared := c.byID[t.ID]
-	if shared == nil || !reflect.DeepEqual(*shared, t) {
+	var shared *store.Token
+	if u, ok := c.updated[t.ID]; ok && !u.at.Before(readAt) {
+		shared = u.tok
+		c.byID[t.ID] = shared
+	} else if shared = c.byID[t.ID]; shared == nil || !reflect.DeepEqual(*shared, t) {
 		shared = &t
 		c.byID[t.ID] = shared
 	}
@@ -85,6 +103,13 @@ func (c *tokenCache) update(t store.Token) *store.Token {
 	if _, ok := c.byID[t.ID]; ok {
 		c.byID[t.ID] = shared // only tokens this process has seen: the map must not grow with every edit
 	}
+	now := time.Now()
+	for id, u := range c.updated {
+		if now.Sub(u.at) > revokedMemory {
+			delete(c.updated, id)
+		}
+	}
+	c.updated[t.ID] = tokenUpdate{tok: shared, at: now}
 	for h, e := range c.bySecret {
 		if e.tok.ID == t.ID {
 			c.bySecret[h] = cachedToken{tok: shared, at: e.at}
@@ -120,5 +145,11 @@ func (c *tokenCache) since(id string, readAt time.Time) (cur *store.Token, revok
 	if at, ok := c.revoked[id]; ok && !at.Before(readAt) {
 		return nil, true
 	}
-	return c.byID[id], false
+	if cur := c.byID[id]; cur != nil {
+		return cur, false
+	}
+	if u, ok := c.updated[id]; ok && !u.at.Before(readAt) {
+		return u.tok, false // the cache was cleared since the socket's read
+	}
+	return nil, false
 }

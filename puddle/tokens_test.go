@@ -72,3 +72,35 @@ func TestTokenCachePutAfterRevoke(t *testing.T) {
 		t.Fatal("a secret revoked while it was being read was cached")
 	}
 }
+
+// A token read before a live update and put into the cache after it holds
+// the old settings: they must not be cached (nor handed to the socket), or
+// new sockets would get them until the TTL. This holds for a token the
+// process has never seen, whose update finds nothing in the cache to
+// change.
+func TestTokenCachePutAfterUpdate(t *testing.T) {
+	c := newTokenCache()
+	old := store.Token{ID: "tk_d", Subscriptions: []store.Subscription{{Room: "lobby", Receive: true}}}
+	readAt := time.Now()
+	fresh := old
+	fresh.Subscriptions = nil // the grant is taken away while the read is on its way
+	upd := c.update(fresh)
+	got := c.put("ph_d", old, readAt)
+	if got != upd || len(got.Subscriptions) != 0 {
+		t.Fatalf("put of a read older than the update = %+v, want the update's %+v", got, upd)
+	}
+	if cached, ok := c.get("ph_d"); !ok || cached != upd {
+		t.Fatalf("cached %+v, %v; want the update's settings", cached, ok)
+	}
+	if cur, revoked := c.since("tk_d", readAt); revoked || cur != upd {
+		t.Fatalf("since = %+v, %v; want the update's settings", cur, revoked)
+	}
+
+	// A read that starts after the update is the store's newer word.
+	later := time.Now().Add(time.Millisecond)
+	newer := fresh
+	newer.MaxConnections = 7
+	if got := c.put("ph_d", newer, later); got.MaxConnections != 7 {
+		t.Fatalf("put of a read newer than the update = %+v", got)
+	}
+}
