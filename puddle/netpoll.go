@@ -3,8 +3,10 @@ package puddle
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,10 +28,23 @@ import (
 // low 32 bits and a registration count in its high 32 bits, so a slot reused
 // by a new socket does not match a stale event. A slab costs 8 bytes per
 // socket where a map from id to socket cost about a hundred.
+//
+// The run loops never block in epoll_wait. Each epoll descriptor is itself
+// registered with Go's network poller (an epoll instance is readable while
+// it has events), and a loop that finds no events parks its goroutine there.
+// A goroutine blocked in a system call keeps its P until the runtime's
+// monitor takes it back, which the monitor does on a tick that stretches to
+// 10 ms when the process is calm: a reader started by a loop that then went
+// back into epoll_wait could wait that long to run, and with both loops
+// blocked no P was free at all. Parked in the scheduler, a loop holds no P
+// and the goroutines it starts run at once.
 type poller struct {
 	epfd   int // read readiness
 	wepfd  int // write readiness
 	wakefd int // eventfd that ends both run loops
+
+	rfile, wfile *os.File        // epfd and wepfd, registered with Go's poller
+	rconn, wconn syscall.RawConn // their waits
 
 	mu    sync.Mutex
 	slots []*fdConn
@@ -62,7 +77,29 @@ func newPoller() (*poller, error) {
 			return nil, fmt.Errorf("epoll_ctl wake: %w", err)
 		}
 	}
+	var err2 error
+	if p.rfile, p.rconn, err2 = pollable(epfd, "epoll-read"); err2 == nil {
+		p.wfile, p.wconn, err2 = pollable(wepfd, "epoll-write")
+	}
+	if err2 != nil {
+		p.release()
+		return nil, err2
+	}
 	return p, nil
+}
+
+// pollable registers an epoll descriptor with Go's network poller. The
+// *os.File owns fd from then on.
+func pollable(fd int, name string) (*os.File, syscall.RawConn, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, nil, fmt.Errorf("%s: set non-blocking: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return f, rc, nil
 }
 
 // setEventID stores a 64-bit id in the event's data field.
@@ -157,17 +194,26 @@ func (p *poller) lookup(id uint64) *fdConn {
 // run dispatches read readiness until close: each ready socket is read by a
 // goroutine of its own that lives only while there is something to read,
 // or, when a reader waits in the middle of a frame, that reader wakes.
-func (p *poller) run() { p.loop(p.epfd, (*fdConn).readable) }
+func (p *poller) run() { p.loop(p.rconn, (*fdConn).readable) }
 
 // runWrites wakes the writers waiting for their peers until close.
-func (p *poller) runWrites() { p.loop(p.wepfd, (*fdConn).writable) }
+func (p *poller) runWrites() { p.loop(p.wconn, (*fdConn).writable) }
 
-func (p *poller) loop(epfd int, ready func(*fdConn)) {
+func (p *poller) loop(rc syscall.RawConn, ready func(*fdConn)) {
 	events := make([]unix.EpollEvent, 256)
+	var n int
+	var werr error
+	wait := func(fd uintptr) bool { // one closure for the loop's life: no allocation per wait
+		n, werr = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || werr != nil // none yet: park until the epoll descriptor is readable
+	}
 	for {
-		n, err := unix.EpollWait(epfd, events, -1)
+		err := rc.Read(wait)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
+			return // closed
+		}
+		if werr != nil {
+			if errors.Is(werr, unix.EINTR) {
 				continue
 			}
 			return
@@ -192,7 +238,15 @@ func (p *poller) close() {
 
 // release frees the descriptors after the run loops have returned.
 func (p *poller) release() {
-	unix.Close(p.epfd)
-	unix.Close(p.wepfd)
+	for _, c := range []struct {
+		f  *os.File
+		fd int
+	}{{p.rfile, p.epfd}, {p.wfile, p.wepfd}} {
+		if c.f != nil {
+			c.f.Close()
+		} else {
+			unix.Close(c.fd)
+		}
+	}
 	unix.Close(p.wakefd)
 }
