@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -233,12 +232,12 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		if !c.acquire() {
 			return 0, net.ErrClosed
 		}
-		n, err := unix.Read(int(c.fd), p)
+		n, err := rawRead(c.fd, p)
 		c.release()
 		switch {
-		case err == nil && n > 0:
+		case err == 0 && n > 0:
 			return n, nil
-		case err == nil:
+		case err == 0:
 			return 0, io.EOF
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
@@ -294,7 +293,7 @@ func (c *fdConn) writeBufs(bufs [][]byte) (int64, error) {
 		if !c.acquire() {
 			return total, net.ErrClosed
 		}
-		n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		n, errno := rawWritev(c.fd, iov)
 		c.release()
 		clear(iov) // no references to frames stay in the pool
 		*iovp = iov[:0]

@@ -1,0 +1,39 @@
+package puddle
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The socket path's reads and writes are on non-blocking descriptors: they
+// never wait in the kernel, they return EAGAIN and the poller waits. So they
+// are made as raw system calls, without telling the scheduler that the
+// goroutine entered a blocking call. With unix.Syscall a loopback write that
+// spends its ~10 µs delivering to the peer looks to the runtime's monitor
+// like a blocked thread: it hands the P to another thread, and the writer's
+// thread parks when the call returns. With a thousand writers runnable at
+// once (one message to a room of 1,000), that thread hand-off was most of the
+// scheduler's cost per delivery and made the latency tail.
+//
+// A raw call cannot be preempted, so only calls bounded by their buffer may
+// be made this way: one read of at most len(p) bytes, one writev of at most
+// maxIOV buffers.
+
+// rawRead reads once from the non-blocking descriptor fd into p.
+func rawRead(fd int32, p []byte) (int, unix.Errno) {
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
+}
+
+// rawWritev writes iov (not empty) once to the non-blocking descriptor fd.
+func rawWritev(fd int32, iov []unix.Iovec) (int, unix.Errno) {
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
+}
