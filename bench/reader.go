@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,10 +25,19 @@ import (
 // the readers stop before the sockets are closed, so a descriptor is never
 // read after it may have been reused. The event carries the dial task's
 // index, looked up in gen.byTask.
+//
+// A reader with nothing to read parks in Go's scheduler, not in
+// epoll_wait: its epoll descriptor is registered with Go's network poller.
+// A goroutine blocked in a system call keeps its P until the runtime's
+// monitor takes it back (up to 10 ms later when the process is calm), so
+// readers blocked in epoll_wait, one per CPU, would hold every P and stall
+// the publishers.
 type reader struct {
 	g      *gen
 	epfd   int
 	wakefd int
+	file   *os.File        // epfd, registered with Go's poller
+	rc     syscall.RawConn // its waits
 	buf    []byte
 	sink   sink
 }
@@ -53,8 +64,20 @@ func newReader(g *gen, shard int) (*reader, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll: set non-blocking: %w", err)
+	}
+	file := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
 	return &reader{
-		g: g, epfd: epfd, wakefd: wakefd,
+		g: g, epfd: epfd, wakefd: wakefd, file: file, rc: rc,
 		buf:  make([]byte, readBufSize),
 		sink: sink{shard: shard, lat: make([]int64, 0, 256)},
 	}, nil
@@ -105,8 +128,17 @@ func (r *reader) remove(c *conn) {
 func (r *reader) run() {
 	g := r.g
 	events := make([]unix.EpollEvent, 256)
+	var n int
+	var err error
+	wait := func(fd uintptr) bool { // one closure for the loop's life: no allocation per wait
+		n, err = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || err != nil // none yet: park until the epoll descriptor is readable
+	}
 	for {
-		n, err := unix.EpollWait(r.epfd, events, -1)
+		if cerr := r.rc.Read(wait); cerr != nil {
+			g.warn("reader: epoll wait: " + cerr.Error())
+			return
+		}
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -227,6 +259,6 @@ func (r *reader) wake() {
 
 // release frees the descriptors after run has returned.
 func (r *reader) release() {
-	unix.Close(r.epfd)
+	r.file.Close() // closes epfd
 	unix.Close(r.wakefd)
 }
