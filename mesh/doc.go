@@ -9,12 +9,15 @@
 // connections it accepted there (one per peer that sends to it), one
 // outbound connection per peer it sends to (dialed lazily on the first
 // frame and kept), each peer's queue of frames, and the route table:
-// room → puddles with members in it. Routes are only added (AddRoutes);
-// a puddle that receives a message for a room it no longer has members in
-// drops it (its Receiver finds no local room), which costs one frame and
-// keeps the table lock-free for readers. The table is a sync.Map of
-// immutable per-room entries: Publish does one lock-free Load per message;
-// AddRoutes copies the one entry it changes.
+// room → puddles with members in it. Routes are added at once (AddRoutes,
+// when a puddle gets its first member of a room) and taken away lazily
+// (SyncRoutes, which the worker calls every route_sync_interval with the
+// sequence's table); until then a puddle that receives a message for a
+// room it no longer has members in drops it (its Receiver finds no local
+// room), which costs one frame and keeps the table lock-free for readers.
+// The table is a sync.Map of immutable per-room entries: Publish does one
+// lock-free Load per message; AddRoutes and SyncRoutes copy the entries
+// they change.
 //
 // Publish, Direct and Announce never block on a peer: they append the
 // encoded frame (copying the payload, which aliases the caller's read

@@ -57,8 +57,9 @@ type Mesh struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 
-	routesMu sync.Mutex // serializes AddRoutes
+	routesMu sync.Mutex // serializes AddRoutes and SyncRoutes
 	routes   sync.Map   // room → *roomRoute
+	born     time.Time  // the origin of clock
 
 	peersMu sync.Mutex
 	peers   map[int]*peer
@@ -101,6 +102,7 @@ func New(cfg Config, recv Receiver) (*Mesh, error) {
 		cancel: cancel,
 		peers:  make(map[int]*peer),
 		conns:  make(map[net.Conn]struct{}),
+		born:   time.Now(),
 	}
 	m.wg.Add(1)
 	go m.accept()
