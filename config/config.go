@@ -65,6 +65,10 @@ type Config struct {
 	// default, 18,000, leaves room under a 20,000 open-files limit
 	// (RLIMIT_NOFILE) for the database, listeners and IPC.
 	MaxConnectionsPerProcess int `toml:"max_connections_per_process"`
+	// RouteSyncInterval is how often each `supervise` worker brings its
+	// table of which workers have members in which rooms in line with the
+	// supervisor's, dropping the routes of rooms a worker has left.
+	RouteSyncInterval Duration `toml:"route_sync_interval"`
 
 	// AdminPassword is the first-start password of the admin account. It is
 	// read only from PORTHOUSE_ADMIN_PASSWORD, never from the file or flags,
@@ -96,6 +100,7 @@ func Default() Config {
 		SessionTTL:               Duration(720 * time.Hour),
 		LogLevel:                 "info",
 		MaxConnectionsPerProcess: 18000,
+		RouteSyncInterval:        Duration(time.Minute),
 	}
 }
 

@@ -70,6 +70,9 @@ var fields = []field{
 	{key: "max_connections_per_process", flag: "max-connections-per-process",
 		usage: "`sockets` one process may hold (keep under the open-files limit)",
 		value: func(c *Config) flag.Value { return (*intValue)(&c.MaxConnectionsPerProcess) }},
+	{key: "route_sync_interval", flag: "route-sync-interval",
+		usage: "how often each supervise worker drops the routes of rooms other workers have left (`duration`)",
+		value: func(c *Config) flag.Value { return &c.RouteSyncInterval }},
 }
 
 // Names of the fields that live outside the table.

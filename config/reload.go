@@ -4,7 +4,8 @@ package config
 // TOML keys that differ: changed holds those a running server applies live
 // (allowed origins, sign-up, sizes, rate limits, timeouts, log level);
 // needRestart holds those that take effect only after a restart (listen,
-// data_dir, workers, log_json, max_connections_per_process). The config
+// data_dir, workers, log_json, max_connections_per_process,
+// route_sync_interval). The config
 // file path and the admin password (used only on first start) are not
 // compared.
 func Reloadable(old, new Config) (changed, needRestart []string) {

@@ -71,6 +71,7 @@ func (c Config) Validate() error {
 	v.positiveDuration("pong_timeout", c.PongTimeout)
 	v.positiveDuration("write_timeout", c.WriteTimeout)
 	v.positiveDuration("shutdown_timeout", c.ShutdownTimeout)
+	v.positiveDuration("route_sync_interval", c.RouteSyncInterval)
 	v.positiveDuration("session_ttl", c.SessionTTL)
 	v.rate("rate_limit", c.RateLimit)
 	if c.RateBurst < 0 {

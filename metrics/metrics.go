@@ -66,6 +66,11 @@ func (m *Metrics) CounterFunc(name, help string, fn func() float64) {
 	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: m.labels}, fn))
 }
 
+// GaugeFunc registers a gauge read from fn at scrape time.
+func (m *Metrics) GaugeFunc(name, help string, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: m.labels}, fn))
+}
+
 // NewControl returns the collectors of a supervisor: the process, the Go
 // runtime and the backpipe. Socket-path series come from its workers.
 func NewControl() *Metrics {

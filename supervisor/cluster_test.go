@@ -3,8 +3,11 @@ package supervisor_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"regexp"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +25,73 @@ func TestAcrossWorkers(t *testing.T) {
 	t.Run("members", func(t *testing.T) { testMembers(t, srv) })
 	t.Run("global slots", func(t *testing.T) { testGlobalSlots(t, srv) })
 	t.Run("live changes", func(t *testing.T) { testLiveChanges(t, srv) })
+	t.Run("routes follow rooms", func(t *testing.T) { testRoutesFollowRooms(t, srv) })
+}
+
+// meshRoutes reads worker w's porthouse_mesh_routes from /metrics.
+func meshRoutes(t *testing.T, srv *testserver.Server, w int) int {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	re := regexp.MustCompile(`(?m)^porthouse_mesh_routes\{[^}]*worker="` + strconv.Itoa(w) + `"[^}]*\} (\d+)$`)
+	m := re.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no porthouse_mesh_routes for worker %d in /metrics", w)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// testRoutesFollowRooms: the routes a worker got when another worker's
+// socket joined rooms are dropped once that socket is gone (the workers
+// sync with the sequence every 100 ms in tests), and a later member of the
+// rooms is routed to again.
+func testRoutesFollowRooms(t *testing.T, srv *testserver.Server) {
+	rooms := []string{"rt-a", "rt-b", "rt-c"}
+	var subs []any
+	for _, r := range rooms {
+		srv.CreateRoom(r, nil)
+		subs = append(subs, testserver.Sub(r, true, true))
+	}
+	tok := srv.CreateToken(map[string]any{"name": "routes", "max_connections": 50, "subscriptions": subs})
+	// Worker 2's table, once the earlier subtests' routes have settled.
+	settled := -1
+	poll(t, 5*time.Second, "worker 2's route table settles", func() bool {
+		n := meshRoutes(t, srv, 2)
+		if n == settled {
+			return true
+		}
+		settled = n
+		time.Sleep(300 * time.Millisecond)
+		return false
+	})
+
+	on1 := dialOnto(t, srv, tok.Secret, rooms[0], 1)
+	poll(t, 5*time.Second, "worker 2 routes the rooms to worker 1", func() bool {
+		return meshRoutes(t, srv, 2) == settled+len(rooms)
+	})
+	on1.Close()
+	poll(t, 5*time.Second, "worker 2 drops the routes of the rooms worker 1 left", func() bool {
+		return meshRoutes(t, srv, 2) == settled
+	})
+
+	// A new member on worker 1 is routed to at once, and stays routed.
+	on1 = dialOnto(t, srv, tok.Secret, rooms[0], 1)
+	defer on1.Close()
+	on2 := dialOnto(t, srv, tok.Secret, rooms[0], 2)
+	defer on2.Close()
+	time.Sleep(300 * time.Millisecond) // a few syncs
+	for i, r := range rooms {
+		data := fmt.Sprintf("after sync %d", i)
+		if err := send(on2.Conn, map[string]any{"room": r, "data": data}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, on1, data, isMessage(data))
+	}
 }
 
 // testMembers drives room traffic between sockets held by two different

@@ -32,6 +32,8 @@ import (
 const (
 	envWorkerID  = "PORTHOUSE_PUDDLE_ID"
 	envWorkerDir = "PORTHOUSE_PUDDLE_DIR"
+	// envRouteSync is the worker's route_sync_interval (a Go duration).
+	envRouteSync = "PORTHOUSE_PUDDLE_ROUTE_SYNC"
 )
 
 // Socket file names in the supervisor's runtime directory.
@@ -84,6 +86,8 @@ func RunWorker(getenv func(string) string) error {
 	w.m = metrics.New(id)
 	w.m.CounterFunc("porthouse_mesh_dropped_total", "Cross-worker frames dropped because a peer stayed unreachable.",
 		func() float64 { return float64(m.Dropped()) })
+	w.m.GaugeFunc("porthouse_mesh_routes", "Routes (room, worker with members in it) in this worker's route table.",
+		func() float64 { return float64(m.RouteCount()) })
 	w.p = puddle.New(opts, puddle.Deps{
 		Metrics: w.m,
 		Log:     log,
@@ -99,6 +103,11 @@ func RunWorker(getenv func(string) string) error {
 	rctx, stopRelease := context.WithCancel(context.Background())
 	defer stopRelease()
 	go releaseFreeHeap(rctx, releaseEvery, releaseMin)
+	syncEvery, err := time.ParseDuration(getenv(envRouteSync))
+	if err != nil || syncEvery <= 0 {
+		syncEvery = time.Minute
+	}
+	go w.syncRoutes(rctx, pb.NewSequenceClient(conn), syncEvery)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: ipc.Handshake,
 		Plugins:         ipc.Plugins(w),
@@ -224,6 +233,40 @@ func (w *workerServer) Kick(_ context.Context, r *pb.KickRequest) (*pb.KickReply
 func (w *workerServer) Announce(_ context.Context, a *pb.Announcement) (*pb.Empty, error) {
 	w.p.AnnounceLocal(a.GetRoom(), a.GetType(), a.GetSocket())
 	return &pb.Empty{}, nil
+}
+
+// syncRoutes brings the mesh's route table in line with the sequence's
+// every interval until ctx ends: routes pushed to this worker as members
+// joined are dropped once those workers have no members left in the room
+// (mesh.SyncRoutes), so the table follows the rooms in use instead of
+// growing with every room ever joined.
+func (w *workerServer) syncRoutes(ctx context.Context, seq pb.SequenceClient, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		asked := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		l, err := seq.AllRoutes(cctx, &pb.Empty{})
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("route sync failed", "error", err)
+			}
+			continue
+		}
+		routes := make([]mesh.Route, 0, len(l.GetRoutes()))
+		for _, r := range l.GetRoutes() {
+			routes = append(routes, mesh.Route{Room: r.GetRoom(), Puddle: int(r.GetPuddle())})
+		}
+		if added, removed := w.mesh.SyncRoutes(routes, asked); added+removed > 0 {
+			w.log.Debug("routes synced", "added", added, "removed", removed, "routes", w.mesh.RouteCount())
+		}
+	}
 }
 
 // RoutesAdded implements pb.WorkerServer.

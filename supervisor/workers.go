@@ -69,7 +69,8 @@ func (s *Supervisor) command(w *worker) *exec.Cmd {
 	}
 	cmd := exec.CommandContext(s.ctx, base.Path)
 	cmd.Args, cmd.Env, cmd.Dir, cmd.Err = base.Args, base.Env, base.Dir, base.Err
-	cmd.Env = append(cmd.Environ(), envWorkerID+"="+strconv.Itoa(w.id), envWorkerDir+"="+s.dir)
+	cmd.Env = append(cmd.Environ(), envWorkerID+"="+strconv.Itoa(w.id), envWorkerDir+"="+s.dir,
+		envRouteSync+"="+time.Duration(s.currentConfig().RouteSyncInterval).String())
 	cmd.ExtraFiles = []*os.File{w.ln}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd

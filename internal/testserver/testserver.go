@@ -60,6 +60,9 @@ func testConfig(t testing.TB, opts []Option) config.Config {
 	cfg.AdminPassword = config.Secret(AdminPassword)
 	cfg.LoginRate = -1
 	cfg.BackpipeRate = 0
+	// Supervise-mode workers drop stale routes ten times a second, so every
+	// cross-worker test also checks that a sync never drops a route in use.
+	cfg.RouteSyncInterval = config.Duration(100 * time.Millisecond)
 	for _, o := range opts {
 		o(&cfg)
 	}
