@@ -88,8 +88,9 @@ func newPoller() (*poller, error) {
 	return p, nil
 }
 
-// pollable registers an epoll descriptor with Go's network poller. The
-// *os.File owns fd from then on.
+// pollable registers an epoll descriptor with Go's network poller. Once it
+// returns a file, even with an error, the file owns fd (release closes it
+// through the file).
 func pollable(fd int, name string) (*os.File, syscall.RawConn, error) {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return nil, nil, fmt.Errorf("%s: set non-blocking: %w", name, err)
@@ -97,7 +98,7 @@ func pollable(fd int, name string) (*os.File, syscall.RawConn, error) {
 	f := os.NewFile(uintptr(fd), name)
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
+		return f, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, rc, nil
 }

@@ -100,14 +100,14 @@ func RunWorker(getenv func(string) string) error {
 	recv.Set(w.p)
 	w.mesh = m
 	go w.watchParent(os.Getppid())
-	rctx, stopRelease := context.WithCancel(context.Background())
-	defer stopRelease()
-	go releaseFreeHeap(rctx, releaseEvery, releaseMin)
+	bg, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	go releaseFreeHeap(bg, releaseEvery, releaseMin)
 	syncEvery, err := time.ParseDuration(getenv(envRouteSync))
 	if err != nil || syncEvery <= 0 {
 		syncEvery = time.Minute
 	}
-	go w.syncRoutes(rctx, pb.NewSequenceClient(conn), syncEvery)
+	go w.syncRoutes(bg, pb.NewSequenceClient(conn), syncEvery)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: ipc.Handshake,
 		Plugins:         ipc.Plugins(w),
