@@ -24,6 +24,7 @@ const (
 type tokenCache struct {
 	mu       sync.Mutex
 	bySecret map[[32]byte]cachedToken
+	secrets  map[string][][32]byte // token id → its hashes in bySecret, so a change touches only them
 	byID     map[string]*store.Token
 	revoked  map[string]time.Time   // token id → when it was last revoked
 	updated  map[string]tokenUpdate // token id → its last live update
@@ -48,6 +49,7 @@ type cachedToken struct {
 func newTokenCache() *tokenCache {
 	return &tokenCache{
 		bySecret: make(map[[32]byte]cachedToken),
+		secrets:  make(map[string][][32]byte),
 		byID:     make(map[string]*store.Token),
 		revoked:  make(map[string]time.Time),
 		updated:  make(map[string]tokenUpdate),
@@ -81,6 +83,7 @@ func (c *tokenCache) put(secret string, t store.Token, readAt time.Time) *store.
 	}
 	if len(c.bySecret) >= tokenCacheMax {
 		clear(c.bySecret)
+		clear(c.secrets)
 		clear(c.byID)
 	}
 	var shared *store.Token
@@ -90,6 +93,9 @@ func (c *tokenCache) put(secret string, t store.Token, readAt time.Time) *store.
 	} else if shared = c.byID[t.ID]; shared == nil || !reflect.DeepEqual(*shared, t) {
 		shared = &t
 		c.byID[t.ID] = shared
+	}
+	if _, ok := c.bySecret[h]; !ok {
+		c.secrets[t.ID] = append(c.secrets[t.ID], h)
 	}
 	c.bySecret[h] = cachedToken{tok: shared, at: time.Now()}
 	return shared
@@ -110,8 +116,8 @@ func (c *tokenCache) update(t store.Token) *store.Token {
 		}
 	}
 	c.updated[t.ID] = tokenUpdate{tok: shared, at: now}
-	for h, e := range c.bySecret {
-		if e.tok.ID == t.ID {
+	for _, h := range c.secrets[t.ID] {
+		if e, ok := c.bySecret[h]; ok {
 			c.bySecret[h] = cachedToken{tok: shared, at: e.at}
 		}
 	}
@@ -130,11 +136,10 @@ func (c *tokenCache) revoke(id string) {
 		}
 	}
 	c.revoked[id] = now
-	for h, e := range c.bySecret {
-		if e.tok.ID == id {
-			delete(c.bySecret, h)
-		}
+	for _, h := range c.secrets[id] {
+		delete(c.bySecret, h)
 	}
+	delete(c.secrets, id)
 }
 
 // since tells a socket admitted with a token read at readAt what happened to

@@ -104,3 +104,40 @@ func TestTokenCachePutAfterUpdate(t *testing.T) {
 		t.Fatalf("put of a read newer than the update = %+v", got)
 	}
 }
+
+// An update or a revocation reaches every secret of its token and no
+// other token's, and the cache's bound clears the index with the entries.
+func TestTokenCacheSecretsIndex(t *testing.T) {
+	c := newTokenCache()
+	a := store.Token{ID: "tk_e", MaxConnections: 1}
+	b := store.Token{ID: "tk_f", MaxConnections: 1}
+	c.put("ph_e1", a, time.Now())
+	c.put("ph_e2", a, time.Now())
+	c.put("ph_e1", a, time.Now()) // again: indexed once
+	c.put("ph_f", b, time.Now())
+	if n := len(c.secrets["tk_e"]); n != 2 {
+		t.Fatalf("tk_e has %d indexed secrets, want 2", n)
+	}
+	a.MaxConnections = 9
+	c.update(a)
+	for _, s := range []string{"ph_e1", "ph_e2"} {
+		if got, ok := c.get(s); !ok || got.MaxConnections != 9 {
+			t.Fatalf("%s after update = %+v, %v", s, got, ok)
+		}
+	}
+	if got, _ := c.get("ph_f"); got.MaxConnections != 1 {
+		t.Fatalf("another token's entry changed: %+v", got)
+	}
+	c.revoke("tk_e")
+	for _, s := range []string{"ph_e1", "ph_e2"} {
+		if _, ok := c.get(s); ok {
+			t.Fatalf("%s answered after its token was revoked", s)
+		}
+	}
+	if _, ok := c.get("ph_f"); !ok {
+		t.Fatal("revoking one token dropped another's secret")
+	}
+	if _, ok := c.secrets["tk_e"]; ok {
+		t.Fatal("a revoked token stays in the index")
+	}
+}
