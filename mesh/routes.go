@@ -80,12 +80,13 @@ func (m *Mesh) peersOf(ids []int) []*peer {
 // current lacks is removed unless AddRoutes added it at or after asked (a
 // member that joined after the sequence answered). A room left with no
 // route leaves the table, so the table tracks the rooms that have members
-// rather than every room that ever had one. It returns how many routes it
-// added and removed.
+// rather than every room that ever had one. Routes to this puddle itself
+// carry nothing (its own members get messages from its router) and are
+// neither added nor kept. It returns how many routes it added and removed.
 func (m *Mesh) SyncRoutes(current []Route, asked time.Time) (added, removed int) {
 	want := make(map[string][]int, len(current))
 	for _, r := range current {
-		if r.Puddle >= 0 {
+		if r.Puddle >= 0 && r.Puddle != m.cfg.Self {
 			want[r.Room] = append(want[r.Room], r.Puddle)
 		}
 	}
@@ -98,7 +99,7 @@ func (m *Mesh) SyncRoutes(current []Route, asked time.Time) (added, removed int)
 		ps := want[room]
 		next := &roomRoute{}
 		for i, id := range rt.ids {
-			if rt.added[i] >= cutoff || slices.Contains(ps, id) {
+			if id != m.cfg.Self && (rt.added[i] >= cutoff || slices.Contains(ps, id)) {
 				next.ids = append(next.ids, id)
 				next.added = append(next.added, rt.added[i])
 			}
@@ -137,7 +138,8 @@ func (m *Mesh) Routes(room string) []int {
 	return nil
 }
 
-// RouteCount is how many (room, puddle) routes the table holds.
+// RouteCount is how many (room, puddle) routes the table holds; after a
+// SyncRoutes, none is to this puddle itself.
 func (m *Mesh) RouteCount() int {
 	n := 0
 	m.routes.Range(func(_, v any) bool {

@@ -86,13 +86,16 @@ type route struct {
 	n      int
 }
 
-func (r *room) addRoute(puddle int) {
+// addRoute counts a member on puddle; true when it is the puddle's first
+// (a new route).
+func (r *room) addRoute(puddle int) bool {
 	i, found := slices.BinarySearchFunc(r.routes, puddle, func(rt route, p int) int { return cmp.Compare(rt.puddle, p) })
 	if found {
 		r.routes[i].n++
-		return
+		return false
 	}
 	r.routes = slices.Insert(r.routes, i, route{puddle: puddle, n: 1})
+	return true
 }
 
 func (r *room) dropRoute(puddle int) {
@@ -222,38 +225,47 @@ func (l *Local) releaseLocked(e *entry) (left, vanished []string) {
 }
 
 // Join implements Sequence.
-func (l *Local) Join(_ context.Context, r JoinRequest) error {
+func (l *Local) Join(ctx context.Context, r JoinRequest) error {
+	_, _, err := l.JoinRoute(ctx, r)
+	return err
+}
+
+// JoinRoute is Join that also returns the socket's puddle and whether the
+// join gave that puddle its first member in the room: a new route, which
+// the other puddles must learn before the join is answered. It is decided
+// under the sequence's lock, so every new route is reported exactly once,
+// including a route that comes back after its last member left.
+func (l *Local) JoinRoute(_ context.Context, r JoinRequest) (puddle int, added bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.lookupLocked(r.SocketID)
 	if e == nil {
-		return fmt.Errorf("join %s: socket %w", r.Room, ErrNotFound)
+		return 0, false, fmt.Errorf("join %s: socket %w", r.Room, ErrNotFound)
 	}
 	rm := l.rooms[r.Room]
 	if rm != nil && e.in(rm) {
-		return nil
+		return e.puddle, false, nil
 	}
 	if rm != nil && r.MaxMembers > 0 && len(rm.members) >= r.MaxMembers {
-		return ErrRoomFull
+		return e.puddle, false, ErrRoomFull
 	}
-	l.joinLocked(e, r.Room)
-	return nil
+	return e.puddle, l.joinLocked(e, r.Room), nil
 }
 
-// joinLocked adds e to the room of key. It is a no-op for a member, so a
-// route is never counted twice for one socket (CreateRoom may name a room
-// its creator is already in).
-func (l *Local) joinLocked(e *entry, key string) {
+// joinLocked adds e to the room of key and reports whether that made a
+// new route. It is a no-op for a member, so a route is never counted twice
+// for one socket (CreateRoom may name a room its creator is already in).
+func (l *Local) joinLocked(e *entry, key string) bool {
 	rm := l.rooms[key]
 	if rm == nil {
 		rm = &room{key: key, members: make(map[*entry]struct{})}
 		l.rooms[key] = rm
 	} else if e.in(rm) {
-		return
+		return false
 	}
 	rm.members[e] = struct{}{}
 	e.rooms = append(e.rooms, rm)
-	rm.addRoute(e.puddle)
+	return rm.addRoute(e.puddle)
 }
 
 // Leave implements Sequence.
@@ -289,19 +301,25 @@ func (l *Local) leaveLocked(e *entry, rm *room) bool {
 }
 
 // CreateRoom implements Sequence.
-func (l *Local) CreateRoom(_ context.Context, r TransientRoom) error {
+func (l *Local) CreateRoom(ctx context.Context, r TransientRoom) error {
+	_, _, err := l.CreateRoomRoute(ctx, r)
+	return err
+}
+
+// CreateRoomRoute is CreateRoom that also returns the creator's puddle and
+// whether its joining the room made a new route (see JoinRoute).
+func (l *Local) CreateRoomRoute(_ context.Context, r TransientRoom) (puddle int, added bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.lookupLocked(r.Creator)
 	if e == nil {
-		return fmt.Errorf("create %s: creator %w", r.Key, ErrNotFound)
+		return 0, false, fmt.Errorf("create %s: creator %w", r.Key, ErrNotFound)
 	}
 	if _, exists := l.transient[r.Key]; exists {
-		return ErrConflict
+		return e.puddle, false, ErrConflict
 	}
 	l.transient[r.Key] = r
-	l.joinLocked(e, r.Key)
-	return nil
+	return e.puddle, l.joinLocked(e, r.Key), nil
 }
 
 // Room implements Sequence.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/porthouse/porthouse/config"
 	"github.com/porthouse/porthouse/internal/testserver"
 	"github.com/porthouse/porthouse/internal/wstest"
 )
@@ -25,7 +26,6 @@ func TestAcrossWorkers(t *testing.T) {
 	t.Run("members", func(t *testing.T) { testMembers(t, srv) })
 	t.Run("global slots", func(t *testing.T) { testGlobalSlots(t, srv) })
 	t.Run("live changes", func(t *testing.T) { testLiveChanges(t, srv) })
-	t.Run("routes follow rooms", func(t *testing.T) { testRoutesFollowRooms(t, srv) })
 }
 
 // meshRoutes reads worker w's porthouse_mesh_routes from /metrics.
@@ -46,11 +46,15 @@ func meshRoutes(t *testing.T, srv *testserver.Server, w int) int {
 	return n
 }
 
-// testRoutesFollowRooms: the routes a worker got when another worker's
+// TestRoutesFollowRooms: the routes a worker got when another worker's
 // socket joined rooms are dropped once that socket is gone (the workers
-// sync with the sequence every 100 ms in tests), and a later member of the
-// rooms is routed to again.
-func testRoutesFollowRooms(t *testing.T, srv *testserver.Server) {
+// sync with the sequence every second here), and a later member of the
+// rooms is routed to at once, not at the next sync: its join pushes the
+// route again.
+func TestRoutesFollowRooms(t *testing.T) {
+	srv := testserver.StartSupervised(t, 2, func(c *config.Config) {
+		c.RouteSyncInterval = config.Duration(time.Second)
+	})
 	rooms := []string{"rt-a", "rt-b", "rt-c"}
 	var subs []any
 	for _, r := range rooms {
@@ -58,35 +62,28 @@ func testRoutesFollowRooms(t *testing.T, srv *testserver.Server) {
 		subs = append(subs, testserver.Sub(r, true, true))
 	}
 	tok := srv.CreateToken(map[string]any{"name": "routes", "max_connections": 50, "subscriptions": subs})
-	// Worker 2's table, once the earlier subtests' routes have settled.
-	settled := -1
-	poll(t, 5*time.Second, "worker 2's route table settles", func() bool {
-		n := meshRoutes(t, srv, 2)
-		if n == settled {
-			return true
-		}
-		settled = n
-		time.Sleep(300 * time.Millisecond)
-		return false
-	})
+	base := meshRoutes(t, srv, 2)
 
-	on1 := dialOnto(t, srv, tok.Secret, rooms[0], 1)
-	poll(t, 5*time.Second, "worker 2 routes the rooms to worker 1", func() bool {
-		return meshRoutes(t, srv, 2) == settled+len(rooms)
-	})
-	on1.Close()
-	poll(t, 5*time.Second, "worker 2 drops the routes of the rooms worker 1 left", func() bool {
-		return meshRoutes(t, srv, 2) == settled
-	})
-
-	// A new member on worker 1 is routed to at once, and stays routed.
-	on1 = dialOnto(t, srv, tok.Secret, rooms[0], 1)
-	defer on1.Close()
 	on2 := dialOnto(t, srv, tok.Secret, rooms[0], 2)
 	defer on2.Close()
-	time.Sleep(300 * time.Millisecond) // a few syncs
+	on1 := dialOnto(t, srv, tok.Secret, rooms[0], 1)
+	if got := meshRoutes(t, srv, 2); got != base+len(rooms) {
+		t.Fatalf("worker 2 has %d routes after worker 1 joined %d rooms, want %d", got, len(rooms), base+len(rooms))
+	}
+	on1.Close()
+	poll(t, 5*time.Second, "worker 2 drops the routes of the rooms worker 1 left", func() bool {
+		return meshRoutes(t, srv, 2) == base
+	})
+
+	// A new member on worker 1: the routes are back before its welcome,
+	// and a message sent at once reaches it.
+	on1 = dialOnto(t, srv, tok.Secret, rooms[0], 1)
+	defer on1.Close()
+	if got := meshRoutes(t, srv, 2); got != base+len(rooms) {
+		t.Fatalf("worker 2 has %d routes right after worker 1 joined again, want %d", got, base+len(rooms))
+	}
 	for i, r := range rooms {
-		data := fmt.Sprintf("after sync %d", i)
+		data := fmt.Sprintf("back %d", i)
 		if err := send(on2.Conn, map[string]any{"room": r, "data": data}); err != nil {
 			t.Fatal(err)
 		}

@@ -86,7 +86,7 @@ func RunWorker(getenv func(string) string) error {
 	w.m = metrics.New(id)
 	w.m.CounterFunc("porthouse_mesh_dropped_total", "Cross-worker frames dropped because a peer stayed unreachable.",
 		func() float64 { return float64(m.Dropped()) })
-	w.m.GaugeFunc("porthouse_mesh_routes", "Routes (room, worker with members in it) in this worker's route table.",
+	w.m.GaugeFunc("porthouse_mesh_routes", "Routes (room, other worker with members in it) in this worker's route table.",
 		func() float64 { return float64(m.RouteCount()) })
 	w.p = puddle.New(opts, puddle.Deps{
 		Metrics: w.m,

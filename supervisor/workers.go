@@ -102,7 +102,8 @@ func (s *Supervisor) launch(w *worker) error {
 	w.client, w.rpc, w.up = client, wc, true
 	w.pid = client.ReattachConfig().Pid
 	w.mu.Unlock()
-	s.seq.forgetAll()
+	// Up before the snapshot: a route that is new after it is pushed to
+	// this worker too (routedSequence), one in it comes with it.
 
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
