@@ -25,7 +25,8 @@ var _ pb.SequenceServer = (*SequenceServer)(nil)
 // Admit implements pb.SequenceServer.
 func (s *SequenceServer) Admit(ctx context.Context, r *pb.AdmitRequest) (*pb.Entry, error) {
 	e, err := s.Seq.Admit(ctx, sequence.AdmitRequest{TokenID: r.GetTokenId(), Owner: r.GetOwner(),
-		MaxConnections: int(r.GetMaxConnections()), Puddle: int(r.GetPuddle()), Mode: r.GetMode()})
+		MaxConnections: int(r.GetMaxConnections()), Puddle: int(r.GetPuddle()), Mode: r.GetMode(),
+		Join: r.GetJoin(), JoinMaxMembers: int(r.GetJoinMaxMembers())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -158,7 +159,8 @@ var _ sequence.Sequence = (*SequenceClient)(nil)
 // Admit implements sequence.Sequence.
 func (c *SequenceClient) Admit(ctx context.Context, r sequence.AdmitRequest) (sequence.Entry, error) {
 	e, err := c.C.Admit(ctx, &pb.AdmitRequest{TokenId: r.TokenID, Owner: r.Owner,
-		MaxConnections: int32(r.MaxConnections), Puddle: int32(r.Puddle), Mode: r.Mode})
+		MaxConnections: int32(r.MaxConnections), Puddle: int32(r.Puddle), Mode: r.Mode,
+		Join: r.Join, JoinMaxMembers: int32(r.JoinMaxMembers)})
 	if err != nil {
 		return sequence.Entry{}, seqError(err)
 	}

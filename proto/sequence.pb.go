@@ -67,6 +67,10 @@ type AdmitRequest struct {
 	MaxConnections int32                  `protobuf:"varint,3,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
 	Puddle         int32                  `protobuf:"varint,4,opt,name=puddle,proto3" json:"puddle,omitempty"`
 	Mode           string                 `protobuf:"bytes,5,opt,name=mode,proto3" json:"mode,omitempty"`
+	// A room joined with the admission (empty: none); room_full past
+	// join_max_members (0: no limit), and then no slot is taken.
+	Join           string `protobuf:"bytes,6,opt,name=join,proto3" json:"join,omitempty"`
+	JoinMaxMembers int32  `protobuf:"varint,7,opt,name=join_max_members,json=joinMaxMembers,proto3" json:"join_max_members,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -134,6 +138,20 @@ func (x *AdmitRequest) GetMode() string {
 		return x.Mode
 	}
 	return ""
+}
+
+func (x *AdmitRequest) GetJoin() string {
+	if x != nil {
+		return x.Join
+	}
+	return ""
+}
+
+func (x *AdmitRequest) GetJoinMaxMembers() int32 {
+	if x != nil {
+		return x.JoinMaxMembers
+	}
+	return 0
 }
 
 type Entry struct {
@@ -1456,13 +1474,15 @@ var File_sequence_proto protoreflect.FileDescriptor
 const file_sequence_proto_rawDesc = "" +
 	"\n" +
 	"\x0esequence.proto\x12\fporthouse.v1\"\a\n" +
-	"\x05Empty\"\x94\x01\n" +
+	"\x05Empty\"\xd2\x01\n" +
 	"\fAdmitRequest\x12\x19\n" +
 	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12'\n" +
 	"\x0fmax_connections\x18\x03 \x01(\x05R\x0emaxConnections\x12\x16\n" +
 	"\x06puddle\x18\x04 \x01(\x05R\x06puddle\x12\x12\n" +
-	"\x04mode\x18\x05 \x01(\tR\x04mode\"\xb4\x01\n" +
+	"\x04mode\x18\x05 \x01(\tR\x04mode\x12\x12\n" +
+	"\x04join\x18\x06 \x01(\tR\x04join\x12(\n" +
+	"\x10join_max_members\x18\a \x01(\x05R\x0ejoinMaxMembers\"\xb4\x01\n" +
 	"\x05Entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12\x12\n" +

@@ -149,17 +149,17 @@ func (p *Puddle) handshake(c *fdConn, req request, head, extra []byte) {
 			}
 		}
 		var werr2 *wire.Error
-		s, werr2 = p.admit(ctx, tok, readAt, raw, c)
+		var join *access // a raw socket joins its room with its admission
+		if raw {
+			join = &acc
+		}
+		s, werr2 = p.admit(ctx, tok, readAt, raw, c, join)
 		if werr2 != nil {
 			fail(werr2)
 			return
 		}
 		if raw {
-			if e := s.joinRaw(ctx, acc); e != nil {
-				s.release()
-				fail(e)
-				return
-			}
+			s.joinedRaw(acc)
 		}
 	}
 	rw := struct {
@@ -225,18 +225,27 @@ func (p *Puddle) authenticate(ctx context.Context, secret string) (*store.Token,
 
 // admit takes a slot of the token and makes the socket (not yet running).
 // readAt is when the token was read, for catching up with changes made
-// before the socket registers.
-func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, raw bool, c *fdConn) (*Socket, *wire.Error) {
+// before the socket registers. With join, the sequence also puts the socket
+// in that room (one call for a raw socket's admission and room); the
+// caller then joins it locally (joinedRaw).
+func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, raw bool, c *fdConn, join *access) (*Socket, *wire.Error) {
 	mode := "envelope"
 	if raw {
 		mode = "raw"
 	}
-	e, err := p.seq.Admit(ctx, sequence.AdmitRequest{
+	req := sequence.AdmitRequest{
 		TokenID: tok.ID, Owner: tok.Owner, MaxConnections: tok.MaxConnections,
 		Puddle: p.Options().Worker, Mode: mode,
-	})
+	}
+	if join != nil {
+		req.Join, req.JoinMaxMembers = join.key, join.rules.MaxMembers
+	}
+	e, err := p.seq.Admit(ctx, req)
 	if errors.Is(err, sequence.ErrMaxConnections) {
 		return nil, wire.Errorf(wire.CodeRateLimited, "token has reached max_connections (%d)", tok.MaxConnections)
+	}
+	if join != nil && errors.Is(err, sequence.ErrRoomFull) {
+		return nil, wire.Errorf(wire.CodeRoomFull, "room %q is full", join.display)
 	}
 	if err != nil {
 		p.log.Error("admit failed", "token", tok.ID, "error", err)
@@ -282,7 +291,7 @@ func (p *Puddle) firstMessageAuth(c *fdConn, extra []byte, remote string) *Socke
 		refuse(werr, cmd.Ref)
 		return nil
 	}
-	s, werr := p.admit(ctx, tok, readAt, false, c)
+	s, werr := p.admit(ctx, tok, readAt, false, c, nil)
 	if werr != nil {
 		refuse(werr, cmd.Ref)
 		return nil

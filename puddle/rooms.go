@@ -107,15 +107,16 @@ func (s *Socket) membershipFor(name string) (*membership, string) {
 	return nil, key
 }
 
-// joinRaw joins a raw socket to its room before the upgrade answer is sent,
-// so that it receives from the moment the 101 goes out. Presence hears of it
-// only once the upgrade succeeded (announceRaw): a failed upgrade leaves no
-// trace.
-func (s *Socket) joinRaw(ctx context.Context, acc access) *wire.Error {
+// joinedRaw puts a raw socket that the sequence admitted into its room
+// (AdmitRequest.Join) into the local room, before the upgrade answer is
+// sent, so that it receives from the moment the 101 goes out. Presence
+// hears of it only once the upgrade succeeded (announceRaw): a failed
+// upgrade leaves no trace.
+func (s *Socket) joinedRaw(acc access) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	s.unannounced = true
-	return s.joinLocked(ctx, acc)
+	s.addMemberLocked(acc)
 }
 
 // announceRaw tells presence rooms about a raw socket whose upgrade

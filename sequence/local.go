@@ -160,26 +160,42 @@ func parseSlot(s string) (int, bool) {
 }
 
 // Admit implements Sequence.
-func (l *Local) Admit(_ context.Context, r AdmitRequest) (Entry, error) {
+func (l *Local) Admit(ctx context.Context, r AdmitRequest) (Entry, error) {
+	e, _, err := l.AdmitRoute(ctx, r)
+	return e, err
+}
+
+// AdmitRoute is Admit that also reports whether joining r.Join made a new
+// route (see JoinRoute).
+func (l *Local) AdmitRoute(_ context.Context, r AdmitRequest) (Entry, bool, error) {
 	if r.MaxConnections < 1 {
-		return Entry{}, ErrMaxConnections
+		return Entry{}, false, ErrMaxConnections
 	}
 	owner, mode := unique.Make(r.Owner), unique.Make(r.Mode)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	slots := l.tokens[r.TokenID]
+	if slots != nil && slots.n >= r.MaxConnections {
+		return Entry{}, false, ErrMaxConnections
+	}
+	if r.Join != "" && r.JoinMaxMembers > 0 {
+		if rm := l.rooms[r.Join]; rm != nil && len(rm.members) >= r.JoinMaxMembers {
+			return Entry{}, false, ErrRoomFull
+		}
+	}
 	if slots == nil {
 		slots = &tokenSlots{id: r.TokenID}
 		l.tokens[r.TokenID] = slots
-	}
-	if slots.n >= r.MaxConnections {
-		return Entry{}, ErrMaxConnections
 	}
 	// The lowest free slot is at most n+1, so it is within MaxConnections
 	// here.
 	e := &entry{tok: slots, owner: owner, mode: mode, puddle: r.Puddle, state: uint8(Admitted)}
 	slots.take(e)
-	return e.snapshot(), nil
+	added := false
+	if r.Join != "" {
+		added = l.joinLocked(e, r.Join)
+	}
+	return e.snapshot(), added, nil
 }
 
 // Activate implements Sequence.

@@ -41,6 +41,12 @@ type AdmitRequest struct {
 	MaxConnections int
 	Puddle         int    // worker id; 0 in single-process mode
 	Mode           string // "envelope" or "raw"
+	// Join, when not empty, is a room the socket joins as it is admitted
+	// (a raw socket's room), one call instead of Admit and Join:
+	// ErrRoomFull past JoinMaxMembers (0 = no limit), and then no slot is
+	// taken.
+	Join           string
+	JoinMaxMembers int
 }
 
 // Entry is one socket as the sequence knows it.
@@ -79,7 +85,8 @@ type JoinRequest struct {
 // use. Room arguments are room keys ("owner/name").
 type Sequence interface {
 	// Admit allocates the lowest free slot of the token (1..MaxConnections,
-	// counted across every puddle) and records an Admitted entry.
+	// counted across every puddle) and records an Admitted entry, in the
+	// room r.Join when it is given (ErrRoomFull leaves no entry).
 	Admit(ctx context.Context, r AdmitRequest) (Entry, error)
 	// Activate moves an entry from Admitted to Live.
 	Activate(ctx context.Context, socketID string) error

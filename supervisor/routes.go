@@ -22,6 +22,19 @@ func newRoutedSequence(push func(ctx context.Context, room string, puddle int)) 
 	return &routedSequence{Local: sequence.NewLocal(), push: push}
 }
 
+// Admit implements sequence.Sequence: an admission that joins a room may
+// make a new route too.
+func (r *routedSequence) Admit(ctx context.Context, req sequence.AdmitRequest) (sequence.Entry, error) {
+	e, added, err := r.Local.AdmitRoute(ctx, req)
+	if err != nil {
+		return e, err
+	}
+	if added {
+		r.push(ctx, req.Join, e.Puddle)
+	}
+	return e, nil
+}
+
 // Join implements sequence.Sequence.
 func (r *routedSequence) Join(ctx context.Context, req sequence.JoinRequest) error {
 	puddle, added, err := r.Local.JoinRoute(ctx, req)

@@ -13,6 +13,52 @@ var admitTests = []subtest{
 	{"MaxConnections", testAdmitMaxConnections},
 	{"SlotsSpanPuddles", testAdmitSlotsSpanPuddles},
 	{"TokensIndependent", testAdmitTokensIndependent},
+	{"Join", testAdmitJoin},
+	{"JoinFull", testAdmitJoinFull},
+}
+
+// admitJoin admits a raw socket of token into room (limit maxMembers).
+func admitJoin(s sequence.Sequence, t *testing.T, token, room string, maxMembers, puddle int) (sequence.Entry, error) {
+	return s.Admit(t.Context(), sequence.AdmitRequest{
+		TokenID: token, Owner: "acme", MaxConnections: 3, Puddle: puddle, Mode: "raw",
+		Join: room, JoinMaxMembers: maxMembers,
+	})
+}
+
+// An admission with Join is a member of the room at once: in its entry,
+// the room's members and the room's routes.
+func testAdmitJoin(t *testing.T, s sequence.Sequence) {
+	e, err := admitJoin(s, t, "tk_a", "acme/lobby", 0, 2)
+	if err != nil {
+		t.Fatalf("Admit with Join: %v", err)
+	}
+	wantList(t, "Entry.Rooms", e.Rooms, []string{"acme/lobby"})
+	wantList(t, "Members", members(t, s, "acme/lobby"), []string{"tk_a/1"})
+	wantList(t, "Routes", routes(t, s, "acme/lobby"), []int{2})
+	left, _ := release(t, s, "tk_a/1")
+	wantList(t, "Release left", left, []string{"acme/lobby"})
+	wantList(t, "Routes after release", routes(t, s, "acme/lobby"), nil)
+}
+
+// A full room refuses the admission with ErrRoomFull and takes no slot;
+// a token at max_connections is refused with ErrMaxConnections first.
+func testAdmitJoinFull(t *testing.T, s sequence.Sequence) {
+	for i := range 2 {
+		if _, err := admitJoin(s, t, "tk_a", "acme/small", 2, 0); err != nil {
+			t.Fatalf("admission %d into a room of 2: %v", i+1, err)
+		}
+	}
+	_, err := admitJoin(s, t, "tk_b", "acme/small", 2, 0)
+	wantErr(t, "Admit into a full room", err, sequence.ErrRoomFull)
+	wantList(t, "TokenSockets of the refused token", tokenSockets(t, s, "tk_b"), nil)
+	if e := admit(t, s, "tk_b", 3, 0); e.Slot != 1 {
+		t.Fatalf("next admission of the refused token: slot %d, want 1", e.Slot)
+	}
+	wantList(t, "Members", members(t, s, "acme/small"), []string{"tk_a/1", "tk_a/2"})
+
+	admit(t, s, "tk_a", 3, 0) // tk_a now has its 3
+	_, err = admitJoin(s, t, "tk_a", "acme/small", 2, 0)
+	wantErr(t, "Admit past max_connections into a full room", err, sequence.ErrMaxConnections)
 }
 
 func testAdmitLowestFreeSlot(t *testing.T, s sequence.Sequence) {
