@@ -2,6 +2,10 @@ package ipc
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
 
 	pb "github.com/porthouse/porthouse/proto"
 	"github.com/porthouse/porthouse/sequence"
@@ -36,6 +40,20 @@ func (s *SequenceServer) Admit(ctx context.Context, r *pb.AdmitRequest) (*pb.Ent
 // Activate implements pb.SequenceServer.
 func (s *SequenceServer) Activate(ctx context.Context, r *pb.SocketRef) (*pb.Empty, error) {
 	return &pb.Empty{}, toStatus(s.Seq.Activate(ctx, r.GetSocketId()))
+}
+
+// ActivateMany implements pb.SequenceServer.
+func (s *SequenceServer) ActivateMany(ctx context.Context, r *pb.IDList) (*pb.IDList, error) {
+	out := &pb.IDList{}
+	for _, id := range r.GetIds() {
+		switch err := s.Seq.Activate(ctx, id); {
+		case errors.Is(err, sequence.ErrNotFound):
+			out.Ids = append(out.Ids, id)
+		case err != nil:
+			return nil, toStatus(err)
+		}
+	}
+	return out, nil
 }
 
 // Release implements pb.SequenceServer.
@@ -150,9 +168,27 @@ func (s *SequenceServer) AllRoutes(context.Context, *pb.Empty) (*pb.RouteList, e
 }
 
 // SequenceClient is a sequence.Sequence served by another process.
+//
+// Activations are batched: every handshake ends with one, and while one
+// ActivateMany call is on its way the activations that come meanwhile wait
+// for the next, which carries them all. Each Activate still returns once
+// the sequence has recorded it, with its own answer.
 type SequenceClient struct {
 	C pb.SequenceClient
+
+	actMu      sync.Mutex
+	actPending []activation
+	actRunning bool
 }
+
+// activation is one Activate waiting for its batch.
+type activation struct {
+	id   string
+	done chan error
+}
+
+// activateTimeout bounds one ActivateMany call.
+const activateTimeout = 5 * time.Second
 
 var _ sequence.Sequence = (*SequenceClient)(nil)
 
@@ -169,8 +205,57 @@ func (c *SequenceClient) Admit(ctx context.Context, r sequence.AdmitRequest) (se
 
 // Activate implements sequence.Sequence.
 func (c *SequenceClient) Activate(ctx context.Context, socketID string) error {
-	_, err := c.C.Activate(ctx, &pb.SocketRef{SocketId: socketID})
-	return seqError(err)
+	done := make(chan error, 1)
+	c.actMu.Lock()
+	c.actPending = append(c.actPending, activation{id: socketID, done: done})
+	if !c.actRunning {
+		c.actRunning = true
+		go c.activateBatches()
+	}
+	c.actMu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// activateBatches sends the pending activations, one ActivateMany call at
+// a time, until none are left.
+func (c *SequenceClient) activateBatches() {
+	for {
+		c.actMu.Lock()
+		batch := c.actPending
+		c.actPending = nil
+		if len(batch) == 0 {
+			c.actRunning = false
+			c.actMu.Unlock()
+			return
+		}
+		c.actMu.Unlock()
+		ids := make([]string, len(batch))
+		for i, a := range batch {
+			ids[i] = a.id
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), activateTimeout)
+		r, err := c.C.ActivateMany(ctx, &pb.IDList{Ids: ids})
+		cancel()
+		missing := make(map[string]bool, len(r.GetIds()))
+		for _, id := range r.GetIds() {
+			missing[id] = true
+		}
+		for _, a := range batch {
+			switch {
+			case err != nil:
+				a.done <- seqError(err)
+			case missing[a.id]:
+				a.done <- fmt.Errorf("activate %s: %w", a.id, sequence.ErrNotFound)
+			default:
+				a.done <- nil
+			}
+		}
+	}
 }
 
 // Release implements sequence.Sequence.

@@ -1577,10 +1577,11 @@ const file_sequence_proto_rawDesc = "" +
 	"\n" +
 	"RoomLookup\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name2\x9a\x06\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name2\xd6\x06\n" +
 	"\bSequence\x128\n" +
 	"\x05Admit\x12\x1a.porthouse.v1.AdmitRequest\x1a\x13.porthouse.v1.Entry\x128\n" +
-	"\bActivate\x12\x17.porthouse.v1.SocketRef\x1a\x13.porthouse.v1.Empty\x12>\n" +
+	"\bActivate\x12\x17.porthouse.v1.SocketRef\x1a\x13.porthouse.v1.Empty\x12:\n" +
+	"\fActivateMany\x12\x14.porthouse.v1.IDList\x1a\x14.porthouse.v1.IDList\x12>\n" +
 	"\aRelease\x12\x17.porthouse.v1.SocketRef\x1a\x1a.porthouse.v1.ReleaseReply\x126\n" +
 	"\x04Join\x12\x19.porthouse.v1.JoinRequest\x1a\x13.porthouse.v1.Empty\x12=\n" +
 	"\x05Leave\x12\x1a.porthouse.v1.LeaveRequest\x1a\x18.porthouse.v1.LeaveReply\x12>\n" +
@@ -1645,36 +1646,38 @@ var file_sequence_proto_depIdxs = []int32{
 	19, // 4: porthouse.v1.Token.subscriptions:type_name -> porthouse.v1.Subscription
 	1,  // 5: porthouse.v1.Sequence.Admit:input_type -> porthouse.v1.AdmitRequest
 	3,  // 6: porthouse.v1.Sequence.Activate:input_type -> porthouse.v1.SocketRef
-	3,  // 7: porthouse.v1.Sequence.Release:input_type -> porthouse.v1.SocketRef
-	8,  // 8: porthouse.v1.Sequence.Join:input_type -> porthouse.v1.JoinRequest
-	9,  // 9: porthouse.v1.Sequence.Leave:input_type -> porthouse.v1.LeaveRequest
-	11, // 10: porthouse.v1.Sequence.CreateRoom:input_type -> porthouse.v1.TransientRoom
-	4,  // 11: porthouse.v1.Sequence.Room:input_type -> porthouse.v1.RoomRef
-	3,  // 12: porthouse.v1.Sequence.Socket:input_type -> porthouse.v1.SocketRef
-	4,  // 13: porthouse.v1.Sequence.Members:input_type -> porthouse.v1.RoomRef
-	5,  // 14: porthouse.v1.Sequence.TokenSockets:input_type -> porthouse.v1.TokenRef
-	4,  // 15: porthouse.v1.Sequence.Routes:input_type -> porthouse.v1.RoomRef
-	6,  // 16: porthouse.v1.Sequence.ReleasePuddle:input_type -> porthouse.v1.PuddleRef
-	0,  // 17: porthouse.v1.Sequence.AllRoutes:input_type -> porthouse.v1.Empty
-	22, // 18: porthouse.v1.Directory.TokenBySecret:input_type -> porthouse.v1.SecretRequest
-	23, // 19: porthouse.v1.Directory.LookupRoom:input_type -> porthouse.v1.RoomLookup
-	2,  // 20: porthouse.v1.Sequence.Admit:output_type -> porthouse.v1.Entry
-	0,  // 21: porthouse.v1.Sequence.Activate:output_type -> porthouse.v1.Empty
-	7,  // 22: porthouse.v1.Sequence.Release:output_type -> porthouse.v1.ReleaseReply
-	0,  // 23: porthouse.v1.Sequence.Join:output_type -> porthouse.v1.Empty
-	10, // 24: porthouse.v1.Sequence.Leave:output_type -> porthouse.v1.LeaveReply
-	0,  // 25: porthouse.v1.Sequence.CreateRoom:output_type -> porthouse.v1.Empty
-	12, // 26: porthouse.v1.Sequence.Room:output_type -> porthouse.v1.RoomReply
-	13, // 27: porthouse.v1.Sequence.Socket:output_type -> porthouse.v1.SocketReply
-	14, // 28: porthouse.v1.Sequence.Members:output_type -> porthouse.v1.IDList
-	14, // 29: porthouse.v1.Sequence.TokenSockets:output_type -> porthouse.v1.IDList
-	15, // 30: porthouse.v1.Sequence.Routes:output_type -> porthouse.v1.PuddleList
-	16, // 31: porthouse.v1.Sequence.ReleasePuddle:output_type -> porthouse.v1.EntryList
-	18, // 32: porthouse.v1.Sequence.AllRoutes:output_type -> porthouse.v1.RouteList
-	20, // 33: porthouse.v1.Directory.TokenBySecret:output_type -> porthouse.v1.Token
-	21, // 34: porthouse.v1.Directory.LookupRoom:output_type -> porthouse.v1.RoomInfo
-	20, // [20:35] is the sub-list for method output_type
-	5,  // [5:20] is the sub-list for method input_type
+	14, // 7: porthouse.v1.Sequence.ActivateMany:input_type -> porthouse.v1.IDList
+	3,  // 8: porthouse.v1.Sequence.Release:input_type -> porthouse.v1.SocketRef
+	8,  // 9: porthouse.v1.Sequence.Join:input_type -> porthouse.v1.JoinRequest
+	9,  // 10: porthouse.v1.Sequence.Leave:input_type -> porthouse.v1.LeaveRequest
+	11, // 11: porthouse.v1.Sequence.CreateRoom:input_type -> porthouse.v1.TransientRoom
+	4,  // 12: porthouse.v1.Sequence.Room:input_type -> porthouse.v1.RoomRef
+	3,  // 13: porthouse.v1.Sequence.Socket:input_type -> porthouse.v1.SocketRef
+	4,  // 14: porthouse.v1.Sequence.Members:input_type -> porthouse.v1.RoomRef
+	5,  // 15: porthouse.v1.Sequence.TokenSockets:input_type -> porthouse.v1.TokenRef
+	4,  // 16: porthouse.v1.Sequence.Routes:input_type -> porthouse.v1.RoomRef
+	6,  // 17: porthouse.v1.Sequence.ReleasePuddle:input_type -> porthouse.v1.PuddleRef
+	0,  // 18: porthouse.v1.Sequence.AllRoutes:input_type -> porthouse.v1.Empty
+	22, // 19: porthouse.v1.Directory.TokenBySecret:input_type -> porthouse.v1.SecretRequest
+	23, // 20: porthouse.v1.Directory.LookupRoom:input_type -> porthouse.v1.RoomLookup
+	2,  // 21: porthouse.v1.Sequence.Admit:output_type -> porthouse.v1.Entry
+	0,  // 22: porthouse.v1.Sequence.Activate:output_type -> porthouse.v1.Empty
+	14, // 23: porthouse.v1.Sequence.ActivateMany:output_type -> porthouse.v1.IDList
+	7,  // 24: porthouse.v1.Sequence.Release:output_type -> porthouse.v1.ReleaseReply
+	0,  // 25: porthouse.v1.Sequence.Join:output_type -> porthouse.v1.Empty
+	10, // 26: porthouse.v1.Sequence.Leave:output_type -> porthouse.v1.LeaveReply
+	0,  // 27: porthouse.v1.Sequence.CreateRoom:output_type -> porthouse.v1.Empty
+	12, // 28: porthouse.v1.Sequence.Room:output_type -> porthouse.v1.RoomReply
+	13, // 29: porthouse.v1.Sequence.Socket:output_type -> porthouse.v1.SocketReply
+	14, // 30: porthouse.v1.Sequence.Members:output_type -> porthouse.v1.IDList
+	14, // 31: porthouse.v1.Sequence.TokenSockets:output_type -> porthouse.v1.IDList
+	15, // 32: porthouse.v1.Sequence.Routes:output_type -> porthouse.v1.PuddleList
+	16, // 33: porthouse.v1.Sequence.ReleasePuddle:output_type -> porthouse.v1.EntryList
+	18, // 34: porthouse.v1.Sequence.AllRoutes:output_type -> porthouse.v1.RouteList
+	20, // 35: porthouse.v1.Directory.TokenBySecret:output_type -> porthouse.v1.Token
+	21, // 36: porthouse.v1.Directory.LookupRoom:output_type -> porthouse.v1.RoomInfo
+	21, // [21:37] is the sub-list for method output_type
+	5,  // [5:21] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name

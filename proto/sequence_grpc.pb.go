@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Sequence_Admit_FullMethodName         = "/porthouse.v1.Sequence/Admit"
 	Sequence_Activate_FullMethodName      = "/porthouse.v1.Sequence/Activate"
+	Sequence_ActivateMany_FullMethodName  = "/porthouse.v1.Sequence/ActivateMany"
 	Sequence_Release_FullMethodName       = "/porthouse.v1.Sequence/Release"
 	Sequence_Join_FullMethodName          = "/porthouse.v1.Sequence/Join"
 	Sequence_Leave_FullMethodName         = "/porthouse.v1.Sequence/Leave"
@@ -43,6 +44,9 @@ const (
 type SequenceClient interface {
 	Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.CallOption) (*Entry, error)
 	Activate(ctx context.Context, in *SocketRef, opts ...grpc.CallOption) (*Empty, error)
+	// ActivateMany activates several sockets in one call and returns the ids
+	// it found no entry for (each of those is Activate's not_found).
+	ActivateMany(ctx context.Context, in *IDList, opts ...grpc.CallOption) (*IDList, error)
 	Release(ctx context.Context, in *SocketRef, opts ...grpc.CallOption) (*ReleaseReply, error)
 	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*Empty, error)
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveReply, error)
@@ -79,6 +83,16 @@ func (c *sequenceClient) Activate(ctx context.Context, in *SocketRef, opts ...gr
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
 	err := c.cc.Invoke(ctx, Sequence_Activate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sequenceClient) ActivateMany(ctx context.Context, in *IDList, opts ...grpc.CallOption) (*IDList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IDList)
+	err := c.cc.Invoke(ctx, Sequence_ActivateMany_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +215,9 @@ func (c *sequenceClient) AllRoutes(ctx context.Context, in *Empty, opts ...grpc.
 type SequenceServer interface {
 	Admit(context.Context, *AdmitRequest) (*Entry, error)
 	Activate(context.Context, *SocketRef) (*Empty, error)
+	// ActivateMany activates several sockets in one call and returns the ids
+	// it found no entry for (each of those is Activate's not_found).
+	ActivateMany(context.Context, *IDList) (*IDList, error)
 	Release(context.Context, *SocketRef) (*ReleaseReply, error)
 	Join(context.Context, *JoinRequest) (*Empty, error)
 	Leave(context.Context, *LeaveRequest) (*LeaveReply, error)
@@ -228,6 +245,9 @@ func (UnimplementedSequenceServer) Admit(context.Context, *AdmitRequest) (*Entry
 }
 func (UnimplementedSequenceServer) Activate(context.Context, *SocketRef) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Activate not implemented")
+}
+func (UnimplementedSequenceServer) ActivateMany(context.Context, *IDList) (*IDList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ActivateMany not implemented")
 }
 func (UnimplementedSequenceServer) Release(context.Context, *SocketRef) (*ReleaseReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Release not implemented")
@@ -315,6 +335,24 @@ func _Sequence_Activate_Handler(srv interface{}, ctx context.Context, dec func(i
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SequenceServer).Activate(ctx, req.(*SocketRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sequence_ActivateMany_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IDList)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SequenceServer).ActivateMany(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sequence_ActivateMany_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SequenceServer).ActivateMany(ctx, req.(*IDList))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -531,6 +569,10 @@ var Sequence_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Activate",
 			Handler:    _Sequence_Activate_Handler,
+		},
+		{
+			MethodName: "ActivateMany",
+			Handler:    _Sequence_ActivateMany_Handler,
 		},
 		{
 			MethodName: "Release",

@@ -1,0 +1,106 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/porthouse/porthouse/proto"
+	"github.com/porthouse/porthouse/sequence"
+)
+
+// TestActivateBatches: activations that come while an ActivateMany call is
+// on its way go together in the next one, and each gets its own answer
+// (unknown sockets not_found, the others Live).
+func TestActivateBatches(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ph-ipc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "seq.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls, first atomic.Int32
+	hold := make(chan struct{})
+	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if info.FullMethod == pb.Sequence_ActivateMany_FullMethodName && calls.Add(1) == 1 {
+			first.Store(int32(len(req.(*pb.IDList).GetIds())))
+			<-hold // the first batch waits until the others are queued
+		}
+		return h(ctx, req)
+	}
+	local := sequence.NewLocal()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(count))
+	pb.RegisterSequenceServer(srv, &SequenceServer{Seq: local, RouteTable: local})
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &SequenceClient{C: pb.NewSequenceClient(conn)}
+
+	ctx := t.Context()
+	var ids []string
+	for range 50 {
+		e, err := c.Admit(ctx, sequence.AdmitRequest{TokenID: "tk_b", Owner: "acme", MaxConnections: 100, Mode: "raw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	for i := range 10 {
+		ids = append(ids, fmt.Sprintf("tk_none/%d", i+1))
+	}
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.Activate(ctx, id)
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.actMu.Lock()
+		queued := len(c.actPending)
+		c.actMu.Unlock()
+		if calls.Load() == 1 && int(first.Load())+queued == len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls (the first with %d), %d activations queued; want 1 call on its way and the rest of %d queued",
+				calls.Load(), first.Load(), queued, len(ids))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	wg.Wait()
+	if n := calls.Load(); n > 2 {
+		t.Fatalf("%d ActivateMany calls for %d activations, want at most 2", n, len(ids))
+	}
+	for i, id := range ids {
+		e, found, _ := local.Socket(ctx, id)
+		switch {
+		case i < 50 && (errs[i] != nil || !found || e.State != sequence.Live):
+			t.Fatalf("activate %s: %v, entry %+v found %v; want Live", id, errs[i], e, found)
+		case i >= 50 && !errors.Is(errs[i], sequence.ErrNotFound):
+			t.Fatalf("activate unknown %s: %v, want ErrNotFound", id, errs[i])
+		}
+	}
+}
