@@ -77,9 +77,8 @@ func TestActivateBatches(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c.actMu.Lock()
-		queued := len(c.actPending)
-		c.actMu.Unlock()
+		c.batchers()
+		queued := c.activates.queued()
 		if calls.Load() == 1 && int(first.Load())+queued == len(ids) {
 			break
 		}
@@ -102,5 +101,88 @@ func TestActivateBatches(t *testing.T) {
 		case i >= 50 && !errors.Is(errs[i], sequence.ErrNotFound):
 			t.Fatalf("activate unknown %s: %v, want ErrNotFound", id, errs[i])
 		}
+	}
+}
+
+// TestAdmitBatches: admissions that come while an AdmitMany call is on its
+// way go together in the next; each gets its own slot or its own refusal.
+func TestAdmitBatches(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ph-ipc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "seq.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls, first atomic.Int32
+	hold := make(chan struct{})
+	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if info.FullMethod == pb.Sequence_AdmitMany_FullMethodName && calls.Add(1) == 1 {
+			first.Store(int32(len(req.(*pb.AdmitBatch).GetRequests())))
+			<-hold
+		}
+		return h(ctx, req)
+	}
+	local := sequence.NewLocal()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(count))
+	pb.RegisterSequenceServer(srv, &SequenceServer{Seq: local, RouteTable: local})
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &SequenceClient{C: pb.NewSequenceClient(conn)}
+	c.batchers()
+
+	const n, max = 30, 8
+	entries := make([]sequence.Entry, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			entries[i], errs[i] = c.Admit(t.Context(), sequence.AdmitRequest{
+				TokenID: "tk_c", Owner: "acme", MaxConnections: max, Mode: "raw", Join: "acme/lobby",
+			})
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() != 1 || int(first.Load())+c.admits.queued() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls (the first with %d), %d queued; want 1 on its way and the rest of %d queued",
+				calls.Load(), first.Load(), c.admits.queued(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	wg.Wait()
+	if k := calls.Load(); k > 2 {
+		t.Fatalf("%d AdmitMany calls for %d admissions, want at most 2", k, n)
+	}
+	slots := map[int]bool{}
+	refused := 0
+	for i := range n {
+		switch {
+		case errors.Is(errs[i], sequence.ErrMaxConnections):
+			refused++
+		case errs[i] != nil:
+			t.Fatalf("admission %d: %v", i, errs[i])
+		case slots[entries[i].Slot] || entries[i].Slot < 1 || entries[i].Slot > max:
+			t.Fatalf("admission %d: slot %d twice or out of 1..%d", i, entries[i].Slot, max)
+		default:
+			slots[entries[i].Slot] = true
+		}
+	}
+	if len(slots) != max || refused != n-max {
+		t.Fatalf("%d admitted, %d refused; want %d and %d", len(slots), refused, max, n-max)
+	}
+	if got, _ := local.Members(t.Context(), "acme/lobby"); len(got) != max {
+		t.Fatalf("%d members of the joined room, want %d", len(got), max)
 	}
 }

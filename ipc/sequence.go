@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	pb "github.com/porthouse/porthouse/proto"
 	"github.com/porthouse/porthouse/sequence"
@@ -40,6 +39,45 @@ func (s *SequenceServer) Admit(ctx context.Context, r *pb.AdmitRequest) (*pb.Ent
 // Activate implements pb.SequenceServer.
 func (s *SequenceServer) Activate(ctx context.Context, r *pb.SocketRef) (*pb.Empty, error) {
 	return &pb.Empty{}, toStatus(s.Seq.Activate(ctx, r.GetSocketId()))
+}
+
+// AdmitMany implements pb.SequenceServer: each request is an Admit, its
+// refusal (max_connections, room_full) in its own result.
+func (s *SequenceServer) AdmitMany(ctx context.Context, r *pb.AdmitBatch) (*pb.AdmitResults, error) {
+	out := &pb.AdmitResults{Results: make([]*pb.AdmitResult, len(r.GetRequests()))}
+	for i, req := range r.GetRequests() {
+		e, err := s.Admit(ctx, req)
+		switch {
+		case err == nil:
+			out.Results[i] = &pb.AdmitResult{Entry: e}
+		case errors.Is(seqError(err), sequence.ErrMaxConnections):
+			out.Results[i] = &pb.AdmitResult{Error: admitMaxConnections}
+		case errors.Is(seqError(err), sequence.ErrRoomFull):
+			out.Results[i] = &pb.AdmitResult{Error: admitRoomFull}
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Refusals in an AdmitResult.
+const (
+	admitMaxConnections = "max_connections"
+	admitRoomFull       = "room_full"
+)
+
+// admitError turns an AdmitResult's refusal back into its sentinel.
+func admitError(code string) error {
+	switch code {
+	case "":
+		return nil
+	case admitMaxConnections:
+		return sequence.ErrMaxConnections
+	case admitRoomFull:
+		return sequence.ErrRoomFull
+	}
+	return fmt.Errorf("admit: %s", code)
 }
 
 // ActivateMany implements pb.SequenceServer.
@@ -169,93 +207,71 @@ func (s *SequenceServer) AllRoutes(context.Context, *pb.Empty) (*pb.RouteList, e
 
 // SequenceClient is a sequence.Sequence served by another process.
 //
-// Activations are batched: every handshake ends with one, and while one
-// ActivateMany call is on its way the activations that come meanwhile wait
-// for the next, which carries them all. Each Activate still returns once
-// the sequence has recorded it, with its own answer.
+// Admissions and activations, a pair of calls in every handshake, are
+// batched (AdmitMany, ActivateMany; see batcher): under a burst of
+// handshakes many share one round trip. Each still returns once the
+// sequence has recorded it, with its own answer.
 type SequenceClient struct {
 	C pb.SequenceClient
 
-	actMu      sync.Mutex
-	actPending []activation
-	actRunning bool
+	once      sync.Once
+	admits    *batcher[*pb.AdmitRequest, *pb.AdmitResult]
+	activates *batcher[string, bool] // true: found and activated
 }
 
-// activation is one Activate waiting for its batch.
-type activation struct {
-	id   string
-	done chan error
+// batchers starts the batchers on first use.
+func (c *SequenceClient) batchers() {
+	c.once.Do(func() {
+		c.admits = &batcher[*pb.AdmitRequest, *pb.AdmitResult]{send: func(ctx context.Context, reqs []*pb.AdmitRequest) ([]*pb.AdmitResult, error) {
+			r, err := c.C.AdmitMany(ctx, &pb.AdmitBatch{Requests: reqs})
+			return r.GetResults(), seqError(err)
+		}}
+		c.activates = &batcher[string, bool]{send: func(ctx context.Context, ids []string) ([]bool, error) {
+			r, err := c.C.ActivateMany(ctx, &pb.IDList{Ids: ids})
+			if err != nil {
+				return nil, seqError(err)
+			}
+			missing := make(map[string]bool, len(r.GetIds()))
+			for _, id := range r.GetIds() {
+				missing[id] = true
+			}
+			out := make([]bool, len(ids))
+			for i, id := range ids {
+				out[i] = !missing[id]
+			}
+			return out, nil
+		}}
+	})
 }
-
-// activateTimeout bounds one ActivateMany call.
-const activateTimeout = 5 * time.Second
 
 var _ sequence.Sequence = (*SequenceClient)(nil)
 
 // Admit implements sequence.Sequence.
 func (c *SequenceClient) Admit(ctx context.Context, r sequence.AdmitRequest) (sequence.Entry, error) {
-	e, err := c.C.Admit(ctx, &pb.AdmitRequest{TokenId: r.TokenID, Owner: r.Owner,
+	c.batchers()
+	res, err := c.admits.do(ctx, &pb.AdmitRequest{TokenId: r.TokenID, Owner: r.Owner,
 		MaxConnections: int32(r.MaxConnections), Puddle: int32(r.Puddle), Mode: r.Mode,
 		Join: r.Join, JoinMaxMembers: int32(r.JoinMaxMembers)})
 	if err != nil {
-		return sequence.Entry{}, seqError(err)
+		return sequence.Entry{}, err
 	}
-	return entryFromPB(e), nil
+	if err := admitError(res.GetError()); err != nil {
+		return sequence.Entry{}, err
+	}
+	return entryFromPB(res.GetEntry()), nil
 }
 
 // Activate implements sequence.Sequence.
 func (c *SequenceClient) Activate(ctx context.Context, socketID string) error {
-	done := make(chan error, 1)
-	c.actMu.Lock()
-	c.actPending = append(c.actPending, activation{id: socketID, done: done})
-	if !c.actRunning {
-		c.actRunning = true
-		go c.activateBatches()
-	}
-	c.actMu.Unlock()
-	select {
-	case err := <-done:
+	c.batchers()
+	found, err := c.activates.do(ctx, socketID)
+	switch {
+	case err != nil:
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	case !found:
+		return fmt.Errorf("activate %s: %w", socketID, sequence.ErrNotFound)
 	}
-}
-
-// activateBatches sends the pending activations, one ActivateMany call at
-// a time, until none are left.
-func (c *SequenceClient) activateBatches() {
-	for {
-		c.actMu.Lock()
-		batch := c.actPending
-		c.actPending = nil
-		if len(batch) == 0 {
-			c.actRunning = false
-			c.actMu.Unlock()
-			return
-		}
-		c.actMu.Unlock()
-		ids := make([]string, len(batch))
-		for i, a := range batch {
-			ids[i] = a.id
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), activateTimeout)
-		r, err := c.C.ActivateMany(ctx, &pb.IDList{Ids: ids})
-		cancel()
-		missing := make(map[string]bool, len(r.GetIds()))
-		for _, id := range r.GetIds() {
-			missing[id] = true
-		}
-		for _, a := range batch {
-			switch {
-			case err != nil:
-				a.done <- seqError(err)
-			case missing[a.id]:
-				a.done <- fmt.Errorf("activate %s: %w", a.id, sequence.ErrNotFound)
-			default:
-				a.done <- nil
-			}
-		}
-	}
+	return nil
 }
 
 // Release implements sequence.Sequence.

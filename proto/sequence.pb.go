@@ -154,6 +154,148 @@ func (x *AdmitRequest) GetJoinMaxMembers() int32 {
 	return 0
 }
 
+type AdmitBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requests      []*AdmitRequest        `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdmitBatch) Reset() {
+	*x = AdmitBatch{}
+	mi := &file_sequence_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdmitBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdmitBatch) ProtoMessage() {}
+
+func (x *AdmitBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_sequence_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdmitBatch.ProtoReflect.Descriptor instead.
+func (*AdmitBatch) Descriptor() ([]byte, []int) {
+	return file_sequence_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AdmitBatch) GetRequests() []*AdmitRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// AdmitResult is an admission's entry, or its refusal: error is
+// "max_connections" or "room_full".
+type AdmitResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdmitResult) Reset() {
+	*x = AdmitResult{}
+	mi := &file_sequence_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdmitResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdmitResult) ProtoMessage() {}
+
+func (x *AdmitResult) ProtoReflect() protoreflect.Message {
+	mi := &file_sequence_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdmitResult.ProtoReflect.Descriptor instead.
+func (*AdmitResult) Descriptor() ([]byte, []int) {
+	return file_sequence_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AdmitResult) GetEntry() *Entry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *AdmitResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type AdmitResults struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*AdmitResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdmitResults) Reset() {
+	*x = AdmitResults{}
+	mi := &file_sequence_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdmitResults) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdmitResults) ProtoMessage() {}
+
+func (x *AdmitResults) ProtoReflect() protoreflect.Message {
+	mi := &file_sequence_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdmitResults.ProtoReflect.Descriptor instead.
+func (*AdmitResults) Descriptor() ([]byte, []int) {
+	return file_sequence_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AdmitResults) GetResults() []*AdmitResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type Entry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -170,7 +312,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_sequence_proto_msgTypes[2]
+	mi := &file_sequence_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -182,7 +324,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[2]
+	mi := &file_sequence_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -195,7 +337,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{2}
+	return file_sequence_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Entry) GetId() string {
@@ -263,7 +405,7 @@ type SocketRef struct {
 
 func (x *SocketRef) Reset() {
 	*x = SocketRef{}
-	mi := &file_sequence_proto_msgTypes[3]
+	mi := &file_sequence_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +417,7 @@ func (x *SocketRef) String() string {
 func (*SocketRef) ProtoMessage() {}
 
 func (x *SocketRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[3]
+	mi := &file_sequence_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +430,7 @@ func (x *SocketRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketRef.ProtoReflect.Descriptor instead.
 func (*SocketRef) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{3}
+	return file_sequence_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SocketRef) GetSocketId() string {
@@ -307,7 +449,7 @@ type RoomRef struct {
 
 func (x *RoomRef) Reset() {
 	*x = RoomRef{}
-	mi := &file_sequence_proto_msgTypes[4]
+	mi := &file_sequence_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +461,7 @@ func (x *RoomRef) String() string {
 func (*RoomRef) ProtoMessage() {}
 
 func (x *RoomRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[4]
+	mi := &file_sequence_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +474,7 @@ func (x *RoomRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomRef.ProtoReflect.Descriptor instead.
 func (*RoomRef) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{4}
+	return file_sequence_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RoomRef) GetRoom() string {
@@ -351,7 +493,7 @@ type TokenRef struct {
 
 func (x *TokenRef) Reset() {
 	*x = TokenRef{}
-	mi := &file_sequence_proto_msgTypes[5]
+	mi := &file_sequence_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +505,7 @@ func (x *TokenRef) String() string {
 func (*TokenRef) ProtoMessage() {}
 
 func (x *TokenRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[5]
+	mi := &file_sequence_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +518,7 @@ func (x *TokenRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRef.ProtoReflect.Descriptor instead.
 func (*TokenRef) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{5}
+	return file_sequence_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TokenRef) GetTokenId() string {
@@ -395,7 +537,7 @@ type PuddleRef struct {
 
 func (x *PuddleRef) Reset() {
 	*x = PuddleRef{}
-	mi := &file_sequence_proto_msgTypes[6]
+	mi := &file_sequence_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +549,7 @@ func (x *PuddleRef) String() string {
 func (*PuddleRef) ProtoMessage() {}
 
 func (x *PuddleRef) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[6]
+	mi := &file_sequence_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +562,7 @@ func (x *PuddleRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PuddleRef.ProtoReflect.Descriptor instead.
 func (*PuddleRef) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{6}
+	return file_sequence_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PuddleRef) GetPuddle() int32 {
@@ -440,7 +582,7 @@ type ReleaseReply struct {
 
 func (x *ReleaseReply) Reset() {
 	*x = ReleaseReply{}
-	mi := &file_sequence_proto_msgTypes[7]
+	mi := &file_sequence_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +594,7 @@ func (x *ReleaseReply) String() string {
 func (*ReleaseReply) ProtoMessage() {}
 
 func (x *ReleaseReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[7]
+	mi := &file_sequence_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +607,7 @@ func (x *ReleaseReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseReply.ProtoReflect.Descriptor instead.
 func (*ReleaseReply) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{7}
+	return file_sequence_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReleaseReply) GetLeft() []string {
@@ -493,7 +635,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_sequence_proto_msgTypes[8]
+	mi := &file_sequence_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +647,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[8]
+	mi := &file_sequence_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +660,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{8}
+	return file_sequence_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JoinRequest) GetSocketId() string {
@@ -552,7 +694,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_sequence_proto_msgTypes[9]
+	mi := &file_sequence_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +706,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[9]
+	mi := &file_sequence_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +719,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{9}
+	return file_sequence_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LeaveRequest) GetSocketId() string {
@@ -603,7 +745,7 @@ type LeaveReply struct {
 
 func (x *LeaveReply) Reset() {
 	*x = LeaveReply{}
-	mi := &file_sequence_proto_msgTypes[10]
+	mi := &file_sequence_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +757,7 @@ func (x *LeaveReply) String() string {
 func (*LeaveReply) ProtoMessage() {}
 
 func (x *LeaveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[10]
+	mi := &file_sequence_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +770,7 @@ func (x *LeaveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveReply.ProtoReflect.Descriptor instead.
 func (*LeaveReply) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{10}
+	return file_sequence_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LeaveReply) GetVanished() bool {
@@ -654,7 +796,7 @@ type TransientRoom struct {
 
 func (x *TransientRoom) Reset() {
 	*x = TransientRoom{}
-	mi := &file_sequence_proto_msgTypes[11]
+	mi := &file_sequence_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +808,7 @@ func (x *TransientRoom) String() string {
 func (*TransientRoom) ProtoMessage() {}
 
 func (x *TransientRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[11]
+	mi := &file_sequence_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +821,7 @@ func (x *TransientRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransientRoom.ProtoReflect.Descriptor instead.
 func (*TransientRoom) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{11}
+	return file_sequence_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TransientRoom) GetKey() string {
@@ -748,7 +890,7 @@ type RoomReply struct {
 
 func (x *RoomReply) Reset() {
 	*x = RoomReply{}
-	mi := &file_sequence_proto_msgTypes[12]
+	mi := &file_sequence_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +902,7 @@ func (x *RoomReply) String() string {
 func (*RoomReply) ProtoMessage() {}
 
 func (x *RoomReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[12]
+	mi := &file_sequence_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +915,7 @@ func (x *RoomReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomReply.ProtoReflect.Descriptor instead.
 func (*RoomReply) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{12}
+	return file_sequence_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RoomReply) GetFound() bool {
@@ -800,7 +942,7 @@ type SocketReply struct {
 
 func (x *SocketReply) Reset() {
 	*x = SocketReply{}
-	mi := &file_sequence_proto_msgTypes[13]
+	mi := &file_sequence_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +954,7 @@ func (x *SocketReply) String() string {
 func (*SocketReply) ProtoMessage() {}
 
 func (x *SocketReply) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[13]
+	mi := &file_sequence_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +967,7 @@ func (x *SocketReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketReply.ProtoReflect.Descriptor instead.
 func (*SocketReply) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{13}
+	return file_sequence_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SocketReply) GetFound() bool {
@@ -851,7 +993,7 @@ type IDList struct {
 
 func (x *IDList) Reset() {
 	*x = IDList{}
-	mi := &file_sequence_proto_msgTypes[14]
+	mi := &file_sequence_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +1005,7 @@ func (x *IDList) String() string {
 func (*IDList) ProtoMessage() {}
 
 func (x *IDList) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[14]
+	mi := &file_sequence_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1018,7 @@ func (x *IDList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IDList.ProtoReflect.Descriptor instead.
 func (*IDList) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{14}
+	return file_sequence_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *IDList) GetIds() []string {
@@ -895,7 +1037,7 @@ type PuddleList struct {
 
 func (x *PuddleList) Reset() {
 	*x = PuddleList{}
-	mi := &file_sequence_proto_msgTypes[15]
+	mi := &file_sequence_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1049,7 @@ func (x *PuddleList) String() string {
 func (*PuddleList) ProtoMessage() {}
 
 func (x *PuddleList) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[15]
+	mi := &file_sequence_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1062,7 @@ func (x *PuddleList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PuddleList.ProtoReflect.Descriptor instead.
 func (*PuddleList) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{15}
+	return file_sequence_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PuddleList) GetPuddles() []int32 {
@@ -939,7 +1081,7 @@ type EntryList struct {
 
 func (x *EntryList) Reset() {
 	*x = EntryList{}
-	mi := &file_sequence_proto_msgTypes[16]
+	mi := &file_sequence_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1093,7 @@ func (x *EntryList) String() string {
 func (*EntryList) ProtoMessage() {}
 
 func (x *EntryList) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[16]
+	mi := &file_sequence_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1106,7 @@ func (x *EntryList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryList.ProtoReflect.Descriptor instead.
 func (*EntryList) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{16}
+	return file_sequence_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EntryList) GetEntries() []*Entry {
@@ -985,7 +1127,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_sequence_proto_msgTypes[17]
+	mi := &file_sequence_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1139,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[17]
+	mi := &file_sequence_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1152,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{17}
+	return file_sequence_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Route) GetRoom() string {
@@ -1036,7 +1178,7 @@ type RouteList struct {
 
 func (x *RouteList) Reset() {
 	*x = RouteList{}
-	mi := &file_sequence_proto_msgTypes[18]
+	mi := &file_sequence_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1190,7 @@ func (x *RouteList) String() string {
 func (*RouteList) ProtoMessage() {}
 
 func (x *RouteList) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[18]
+	mi := &file_sequence_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1203,7 @@ func (x *RouteList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteList.ProtoReflect.Descriptor instead.
 func (*RouteList) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{18}
+	return file_sequence_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RouteList) GetRoutes() []*Route {
@@ -1085,7 +1227,7 @@ type Subscription struct {
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_sequence_proto_msgTypes[19]
+	mi := &file_sequence_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1239,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[19]
+	mi := &file_sequence_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1252,7 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{19}
+	return file_sequence_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Subscription) GetRoom() string {
@@ -1158,7 +1300,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_sequence_proto_msgTypes[20]
+	mi := &file_sequence_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1312,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[20]
+	mi := &file_sequence_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1325,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{20}
+	return file_sequence_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Token) GetId() string {
@@ -1268,7 +1410,7 @@ type RoomInfo struct {
 
 func (x *RoomInfo) Reset() {
 	*x = RoomInfo{}
-	mi := &file_sequence_proto_msgTypes[21]
+	mi := &file_sequence_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1422,7 @@ func (x *RoomInfo) String() string {
 func (*RoomInfo) ProtoMessage() {}
 
 func (x *RoomInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[21]
+	mi := &file_sequence_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1435,7 @@ func (x *RoomInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomInfo.ProtoReflect.Descriptor instead.
 func (*RoomInfo) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{21}
+	return file_sequence_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RoomInfo) GetOwner() string {
@@ -1382,7 +1524,7 @@ type SecretRequest struct {
 
 func (x *SecretRequest) Reset() {
 	*x = SecretRequest{}
-	mi := &file_sequence_proto_msgTypes[22]
+	mi := &file_sequence_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1536,7 @@ func (x *SecretRequest) String() string {
 func (*SecretRequest) ProtoMessage() {}
 
 func (x *SecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[22]
+	mi := &file_sequence_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1549,7 @@ func (x *SecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretRequest.ProtoReflect.Descriptor instead.
 func (*SecretRequest) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{22}
+	return file_sequence_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SecretRequest) GetSecret() string {
@@ -1427,7 +1569,7 @@ type RoomLookup struct {
 
 func (x *RoomLookup) Reset() {
 	*x = RoomLookup{}
-	mi := &file_sequence_proto_msgTypes[23]
+	mi := &file_sequence_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1581,7 @@ func (x *RoomLookup) String() string {
 func (*RoomLookup) ProtoMessage() {}
 
 func (x *RoomLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_sequence_proto_msgTypes[23]
+	mi := &file_sequence_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1594,7 @@ func (x *RoomLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomLookup.ProtoReflect.Descriptor instead.
 func (*RoomLookup) Descriptor() ([]byte, []int) {
-	return file_sequence_proto_rawDescGZIP(), []int{23}
+	return file_sequence_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RoomLookup) GetOwner() string {
@@ -1482,7 +1624,15 @@ const file_sequence_proto_rawDesc = "" +
 	"\x06puddle\x18\x04 \x01(\x05R\x06puddle\x12\x12\n" +
 	"\x04mode\x18\x05 \x01(\tR\x04mode\x12\x12\n" +
 	"\x04join\x18\x06 \x01(\tR\x04join\x12(\n" +
-	"\x10join_max_members\x18\a \x01(\x05R\x0ejoinMaxMembers\"\xb4\x01\n" +
+	"\x10join_max_members\x18\a \x01(\x05R\x0ejoinMaxMembers\"D\n" +
+	"\n" +
+	"AdmitBatch\x126\n" +
+	"\brequests\x18\x01 \x03(\v2\x1a.porthouse.v1.AdmitRequestR\brequests\"N\n" +
+	"\vAdmitResult\x12)\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.porthouse.v1.EntryR\x05entry\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"C\n" +
+	"\fAdmitResults\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.porthouse.v1.AdmitResultR\aresults\"\xb4\x01\n" +
 	"\x05Entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12\x12\n" +
@@ -1577,9 +1727,10 @@ const file_sequence_proto_rawDesc = "" +
 	"\n" +
 	"RoomLookup\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name2\xd6\x06\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name2\x99\a\n" +
 	"\bSequence\x128\n" +
-	"\x05Admit\x12\x1a.porthouse.v1.AdmitRequest\x1a\x13.porthouse.v1.Entry\x128\n" +
+	"\x05Admit\x12\x1a.porthouse.v1.AdmitRequest\x1a\x13.porthouse.v1.Entry\x12A\n" +
+	"\tAdmitMany\x12\x18.porthouse.v1.AdmitBatch\x1a\x1a.porthouse.v1.AdmitResults\x128\n" +
 	"\bActivate\x12\x17.porthouse.v1.SocketRef\x1a\x13.porthouse.v1.Empty\x12:\n" +
 	"\fActivateMany\x12\x14.porthouse.v1.IDList\x1a\x14.porthouse.v1.IDList\x12>\n" +
 	"\aRelease\x12\x17.porthouse.v1.SocketRef\x1a\x1a.porthouse.v1.ReleaseReply\x126\n" +
@@ -1611,76 +1762,84 @@ func file_sequence_proto_rawDescGZIP() []byte {
 	return file_sequence_proto_rawDescData
 }
 
-var file_sequence_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_sequence_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_sequence_proto_goTypes = []any{
 	(*Empty)(nil),         // 0: porthouse.v1.Empty
 	(*AdmitRequest)(nil),  // 1: porthouse.v1.AdmitRequest
-	(*Entry)(nil),         // 2: porthouse.v1.Entry
-	(*SocketRef)(nil),     // 3: porthouse.v1.SocketRef
-	(*RoomRef)(nil),       // 4: porthouse.v1.RoomRef
-	(*TokenRef)(nil),      // 5: porthouse.v1.TokenRef
-	(*PuddleRef)(nil),     // 6: porthouse.v1.PuddleRef
-	(*ReleaseReply)(nil),  // 7: porthouse.v1.ReleaseReply
-	(*JoinRequest)(nil),   // 8: porthouse.v1.JoinRequest
-	(*LeaveRequest)(nil),  // 9: porthouse.v1.LeaveRequest
-	(*LeaveReply)(nil),    // 10: porthouse.v1.LeaveReply
-	(*TransientRoom)(nil), // 11: porthouse.v1.TransientRoom
-	(*RoomReply)(nil),     // 12: porthouse.v1.RoomReply
-	(*SocketReply)(nil),   // 13: porthouse.v1.SocketReply
-	(*IDList)(nil),        // 14: porthouse.v1.IDList
-	(*PuddleList)(nil),    // 15: porthouse.v1.PuddleList
-	(*EntryList)(nil),     // 16: porthouse.v1.EntryList
-	(*Route)(nil),         // 17: porthouse.v1.Route
-	(*RouteList)(nil),     // 18: porthouse.v1.RouteList
-	(*Subscription)(nil),  // 19: porthouse.v1.Subscription
-	(*Token)(nil),         // 20: porthouse.v1.Token
-	(*RoomInfo)(nil),      // 21: porthouse.v1.RoomInfo
-	(*SecretRequest)(nil), // 22: porthouse.v1.SecretRequest
-	(*RoomLookup)(nil),    // 23: porthouse.v1.RoomLookup
+	(*AdmitBatch)(nil),    // 2: porthouse.v1.AdmitBatch
+	(*AdmitResult)(nil),   // 3: porthouse.v1.AdmitResult
+	(*AdmitResults)(nil),  // 4: porthouse.v1.AdmitResults
+	(*Entry)(nil),         // 5: porthouse.v1.Entry
+	(*SocketRef)(nil),     // 6: porthouse.v1.SocketRef
+	(*RoomRef)(nil),       // 7: porthouse.v1.RoomRef
+	(*TokenRef)(nil),      // 8: porthouse.v1.TokenRef
+	(*PuddleRef)(nil),     // 9: porthouse.v1.PuddleRef
+	(*ReleaseReply)(nil),  // 10: porthouse.v1.ReleaseReply
+	(*JoinRequest)(nil),   // 11: porthouse.v1.JoinRequest
+	(*LeaveRequest)(nil),  // 12: porthouse.v1.LeaveRequest
+	(*LeaveReply)(nil),    // 13: porthouse.v1.LeaveReply
+	(*TransientRoom)(nil), // 14: porthouse.v1.TransientRoom
+	(*RoomReply)(nil),     // 15: porthouse.v1.RoomReply
+	(*SocketReply)(nil),   // 16: porthouse.v1.SocketReply
+	(*IDList)(nil),        // 17: porthouse.v1.IDList
+	(*PuddleList)(nil),    // 18: porthouse.v1.PuddleList
+	(*EntryList)(nil),     // 19: porthouse.v1.EntryList
+	(*Route)(nil),         // 20: porthouse.v1.Route
+	(*RouteList)(nil),     // 21: porthouse.v1.RouteList
+	(*Subscription)(nil),  // 22: porthouse.v1.Subscription
+	(*Token)(nil),         // 23: porthouse.v1.Token
+	(*RoomInfo)(nil),      // 24: porthouse.v1.RoomInfo
+	(*SecretRequest)(nil), // 25: porthouse.v1.SecretRequest
+	(*RoomLookup)(nil),    // 26: porthouse.v1.RoomLookup
 }
 var file_sequence_proto_depIdxs = []int32{
-	11, // 0: porthouse.v1.RoomReply.room:type_name -> porthouse.v1.TransientRoom
-	2,  // 1: porthouse.v1.SocketReply.entry:type_name -> porthouse.v1.Entry
-	2,  // 2: porthouse.v1.EntryList.entries:type_name -> porthouse.v1.Entry
-	17, // 3: porthouse.v1.RouteList.routes:type_name -> porthouse.v1.Route
-	19, // 4: porthouse.v1.Token.subscriptions:type_name -> porthouse.v1.Subscription
-	1,  // 5: porthouse.v1.Sequence.Admit:input_type -> porthouse.v1.AdmitRequest
-	3,  // 6: porthouse.v1.Sequence.Activate:input_type -> porthouse.v1.SocketRef
-	14, // 7: porthouse.v1.Sequence.ActivateMany:input_type -> porthouse.v1.IDList
-	3,  // 8: porthouse.v1.Sequence.Release:input_type -> porthouse.v1.SocketRef
-	8,  // 9: porthouse.v1.Sequence.Join:input_type -> porthouse.v1.JoinRequest
-	9,  // 10: porthouse.v1.Sequence.Leave:input_type -> porthouse.v1.LeaveRequest
-	11, // 11: porthouse.v1.Sequence.CreateRoom:input_type -> porthouse.v1.TransientRoom
-	4,  // 12: porthouse.v1.Sequence.Room:input_type -> porthouse.v1.RoomRef
-	3,  // 13: porthouse.v1.Sequence.Socket:input_type -> porthouse.v1.SocketRef
-	4,  // 14: porthouse.v1.Sequence.Members:input_type -> porthouse.v1.RoomRef
-	5,  // 15: porthouse.v1.Sequence.TokenSockets:input_type -> porthouse.v1.TokenRef
-	4,  // 16: porthouse.v1.Sequence.Routes:input_type -> porthouse.v1.RoomRef
-	6,  // 17: porthouse.v1.Sequence.ReleasePuddle:input_type -> porthouse.v1.PuddleRef
-	0,  // 18: porthouse.v1.Sequence.AllRoutes:input_type -> porthouse.v1.Empty
-	22, // 19: porthouse.v1.Directory.TokenBySecret:input_type -> porthouse.v1.SecretRequest
-	23, // 20: porthouse.v1.Directory.LookupRoom:input_type -> porthouse.v1.RoomLookup
-	2,  // 21: porthouse.v1.Sequence.Admit:output_type -> porthouse.v1.Entry
-	0,  // 22: porthouse.v1.Sequence.Activate:output_type -> porthouse.v1.Empty
-	14, // 23: porthouse.v1.Sequence.ActivateMany:output_type -> porthouse.v1.IDList
-	7,  // 24: porthouse.v1.Sequence.Release:output_type -> porthouse.v1.ReleaseReply
-	0,  // 25: porthouse.v1.Sequence.Join:output_type -> porthouse.v1.Empty
-	10, // 26: porthouse.v1.Sequence.Leave:output_type -> porthouse.v1.LeaveReply
-	0,  // 27: porthouse.v1.Sequence.CreateRoom:output_type -> porthouse.v1.Empty
-	12, // 28: porthouse.v1.Sequence.Room:output_type -> porthouse.v1.RoomReply
-	13, // 29: porthouse.v1.Sequence.Socket:output_type -> porthouse.v1.SocketReply
-	14, // 30: porthouse.v1.Sequence.Members:output_type -> porthouse.v1.IDList
-	14, // 31: porthouse.v1.Sequence.TokenSockets:output_type -> porthouse.v1.IDList
-	15, // 32: porthouse.v1.Sequence.Routes:output_type -> porthouse.v1.PuddleList
-	16, // 33: porthouse.v1.Sequence.ReleasePuddle:output_type -> porthouse.v1.EntryList
-	18, // 34: porthouse.v1.Sequence.AllRoutes:output_type -> porthouse.v1.RouteList
-	20, // 35: porthouse.v1.Directory.TokenBySecret:output_type -> porthouse.v1.Token
-	21, // 36: porthouse.v1.Directory.LookupRoom:output_type -> porthouse.v1.RoomInfo
-	21, // [21:37] is the sub-list for method output_type
-	5,  // [5:21] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	1,  // 0: porthouse.v1.AdmitBatch.requests:type_name -> porthouse.v1.AdmitRequest
+	5,  // 1: porthouse.v1.AdmitResult.entry:type_name -> porthouse.v1.Entry
+	3,  // 2: porthouse.v1.AdmitResults.results:type_name -> porthouse.v1.AdmitResult
+	14, // 3: porthouse.v1.RoomReply.room:type_name -> porthouse.v1.TransientRoom
+	5,  // 4: porthouse.v1.SocketReply.entry:type_name -> porthouse.v1.Entry
+	5,  // 5: porthouse.v1.EntryList.entries:type_name -> porthouse.v1.Entry
+	20, // 6: porthouse.v1.RouteList.routes:type_name -> porthouse.v1.Route
+	22, // 7: porthouse.v1.Token.subscriptions:type_name -> porthouse.v1.Subscription
+	1,  // 8: porthouse.v1.Sequence.Admit:input_type -> porthouse.v1.AdmitRequest
+	2,  // 9: porthouse.v1.Sequence.AdmitMany:input_type -> porthouse.v1.AdmitBatch
+	6,  // 10: porthouse.v1.Sequence.Activate:input_type -> porthouse.v1.SocketRef
+	17, // 11: porthouse.v1.Sequence.ActivateMany:input_type -> porthouse.v1.IDList
+	6,  // 12: porthouse.v1.Sequence.Release:input_type -> porthouse.v1.SocketRef
+	11, // 13: porthouse.v1.Sequence.Join:input_type -> porthouse.v1.JoinRequest
+	12, // 14: porthouse.v1.Sequence.Leave:input_type -> porthouse.v1.LeaveRequest
+	14, // 15: porthouse.v1.Sequence.CreateRoom:input_type -> porthouse.v1.TransientRoom
+	7,  // 16: porthouse.v1.Sequence.Room:input_type -> porthouse.v1.RoomRef
+	6,  // 17: porthouse.v1.Sequence.Socket:input_type -> porthouse.v1.SocketRef
+	7,  // 18: porthouse.v1.Sequence.Members:input_type -> porthouse.v1.RoomRef
+	8,  // 19: porthouse.v1.Sequence.TokenSockets:input_type -> porthouse.v1.TokenRef
+	7,  // 20: porthouse.v1.Sequence.Routes:input_type -> porthouse.v1.RoomRef
+	9,  // 21: porthouse.v1.Sequence.ReleasePuddle:input_type -> porthouse.v1.PuddleRef
+	0,  // 22: porthouse.v1.Sequence.AllRoutes:input_type -> porthouse.v1.Empty
+	25, // 23: porthouse.v1.Directory.TokenBySecret:input_type -> porthouse.v1.SecretRequest
+	26, // 24: porthouse.v1.Directory.LookupRoom:input_type -> porthouse.v1.RoomLookup
+	5,  // 25: porthouse.v1.Sequence.Admit:output_type -> porthouse.v1.Entry
+	4,  // 26: porthouse.v1.Sequence.AdmitMany:output_type -> porthouse.v1.AdmitResults
+	0,  // 27: porthouse.v1.Sequence.Activate:output_type -> porthouse.v1.Empty
+	17, // 28: porthouse.v1.Sequence.ActivateMany:output_type -> porthouse.v1.IDList
+	10, // 29: porthouse.v1.Sequence.Release:output_type -> porthouse.v1.ReleaseReply
+	0,  // 30: porthouse.v1.Sequence.Join:output_type -> porthouse.v1.Empty
+	13, // 31: porthouse.v1.Sequence.Leave:output_type -> porthouse.v1.LeaveReply
+	0,  // 32: porthouse.v1.Sequence.CreateRoom:output_type -> porthouse.v1.Empty
+	15, // 33: porthouse.v1.Sequence.Room:output_type -> porthouse.v1.RoomReply
+	16, // 34: porthouse.v1.Sequence.Socket:output_type -> porthouse.v1.SocketReply
+	17, // 35: porthouse.v1.Sequence.Members:output_type -> porthouse.v1.IDList
+	17, // 36: porthouse.v1.Sequence.TokenSockets:output_type -> porthouse.v1.IDList
+	18, // 37: porthouse.v1.Sequence.Routes:output_type -> porthouse.v1.PuddleList
+	19, // 38: porthouse.v1.Sequence.ReleasePuddle:output_type -> porthouse.v1.EntryList
+	21, // 39: porthouse.v1.Sequence.AllRoutes:output_type -> porthouse.v1.RouteList
+	23, // 40: porthouse.v1.Directory.TokenBySecret:output_type -> porthouse.v1.Token
+	24, // 41: porthouse.v1.Directory.LookupRoom:output_type -> porthouse.v1.RoomInfo
+	25, // [25:42] is the sub-list for method output_type
+	8,  // [8:25] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_sequence_proto_init() }
@@ -1694,7 +1853,7 @@ func file_sequence_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sequence_proto_rawDesc), len(file_sequence_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Sequence_Admit_FullMethodName         = "/porthouse.v1.Sequence/Admit"
+	Sequence_AdmitMany_FullMethodName     = "/porthouse.v1.Sequence/AdmitMany"
 	Sequence_Activate_FullMethodName      = "/porthouse.v1.Sequence/Activate"
 	Sequence_ActivateMany_FullMethodName  = "/porthouse.v1.Sequence/ActivateMany"
 	Sequence_Release_FullMethodName       = "/porthouse.v1.Sequence/Release"
@@ -43,6 +44,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type SequenceClient interface {
 	Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.CallOption) (*Entry, error)
+	// AdmitMany admits several sockets in one call, each with its own result.
+	AdmitMany(ctx context.Context, in *AdmitBatch, opts ...grpc.CallOption) (*AdmitResults, error)
 	Activate(ctx context.Context, in *SocketRef, opts ...grpc.CallOption) (*Empty, error)
 	// ActivateMany activates several sockets in one call and returns the ids
 	// it found no entry for (each of those is Activate's not_found).
@@ -73,6 +76,16 @@ func (c *sequenceClient) Admit(ctx context.Context, in *AdmitRequest, opts ...gr
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Entry)
 	err := c.cc.Invoke(ctx, Sequence_Admit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sequenceClient) AdmitMany(ctx context.Context, in *AdmitBatch, opts ...grpc.CallOption) (*AdmitResults, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdmitResults)
+	err := c.cc.Invoke(ctx, Sequence_AdmitMany_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +227,8 @@ func (c *sequenceClient) AllRoutes(ctx context.Context, in *Empty, opts ...grpc.
 // for forward compatibility.
 type SequenceServer interface {
 	Admit(context.Context, *AdmitRequest) (*Entry, error)
+	// AdmitMany admits several sockets in one call, each with its own result.
+	AdmitMany(context.Context, *AdmitBatch) (*AdmitResults, error)
 	Activate(context.Context, *SocketRef) (*Empty, error)
 	// ActivateMany activates several sockets in one call and returns the ids
 	// it found no entry for (each of those is Activate's not_found).
@@ -242,6 +257,9 @@ type UnimplementedSequenceServer struct{}
 
 func (UnimplementedSequenceServer) Admit(context.Context, *AdmitRequest) (*Entry, error) {
 	return nil, status.Error(codes.Unimplemented, "method Admit not implemented")
+}
+func (UnimplementedSequenceServer) AdmitMany(context.Context, *AdmitBatch) (*AdmitResults, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdmitMany not implemented")
 }
 func (UnimplementedSequenceServer) Activate(context.Context, *SocketRef) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Activate not implemented")
@@ -317,6 +335,24 @@ func _Sequence_Admit_Handler(srv interface{}, ctx context.Context, dec func(inte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SequenceServer).Admit(ctx, req.(*AdmitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sequence_AdmitMany_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdmitBatch)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SequenceServer).AdmitMany(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sequence_AdmitMany_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SequenceServer).AdmitMany(ctx, req.(*AdmitBatch))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -565,6 +601,10 @@ var Sequence_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Admit",
 			Handler:    _Sequence_Admit_Handler,
+		},
+		{
+			MethodName: "AdmitMany",
+			Handler:    _Sequence_AdmitMany_Handler,
 		},
 		{
 			MethodName: "Activate",
