@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,10 @@ type batcher[Req, Res any] struct {
 	// send makes one batched call: a result per request, in order, or an
 	// error for the whole batch.
 	send func(ctx context.Context, reqs []Req) ([]Res, error)
+	// abandoned, if set, gets the result of a call whose caller stopped
+	// waiting (its context ended) before the result came: what the call
+	// did must then be undone, as nobody will.
+	abandoned func(Res)
 
 	mu      sync.Mutex
 	pending []batchItem[Req, Res]
@@ -30,9 +35,18 @@ type batcher[Req, Res any] struct {
 }
 
 type batchItem[Req, Res any] struct {
-	req  Req
-	done chan batchResult[Res]
+	req   Req
+	done  chan batchResult[Res]
+	state *atomic.Int32 // itemWaiting, then itemAnswered or itemAbandoned
 }
+
+// Batch item states: the caller waits; the result was handed over; the
+// caller left first.
+const (
+	itemWaiting int32 = iota
+	itemAnswered
+	itemAbandoned
+)
 
 type batchResult[Res any] struct {
 	res Res
@@ -43,8 +57,9 @@ type batchResult[Res any] struct {
 // be made then).
 func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	done := make(chan batchResult[Res], 1)
+	state := new(atomic.Int32)
 	b.mu.Lock()
-	b.pending = append(b.pending, batchItem[Req, Res]{req: req, done: done})
+	b.pending = append(b.pending, batchItem[Req, Res]{req: req, done: done, state: state})
 	if !b.running {
 		b.running = true
 		go b.run()
@@ -54,6 +69,10 @@ func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	case r := <-done:
 		return r.res, r.err
 	case <-ctx.Done():
+		if !state.CompareAndSwap(itemWaiting, itemAbandoned) {
+			r := <-done // answered meanwhile: the result is the caller's after all
+			return r.res, r.err
+		}
 		var zero Res
 		return zero, ctx.Err()
 	}
@@ -86,13 +105,19 @@ func (b *batcher[Req, Res]) run() {
 		res, err := b.send(ctx, reqs)
 		cancel()
 		for i, it := range batch {
+			var r batchResult[Res]
 			switch {
 			case err != nil:
-				it.done <- batchResult[Res]{err: err}
+				r.err = err
 			case i < len(res):
-				it.done <- batchResult[Res]{res: res[i]}
+				r.res = res[i]
 			default:
-				it.done <- batchResult[Res]{err: errShortBatch}
+				r.err = errShortBatch
+			}
+			if it.state.CompareAndSwap(itemWaiting, itemAnswered) {
+				it.done <- r
+			} else if r.err == nil && b.abandoned != nil {
+				b.abandoned(r.res)
 			}
 		}
 	}

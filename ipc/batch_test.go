@@ -186,3 +186,66 @@ func TestAdmitBatches(t *testing.T) {
 		t.Fatalf("%d members of the joined room, want %d", len(got), max)
 	}
 }
+
+// TestAdmitAbandoned: an admission whose caller stopped waiting before the
+// sequence answered is released when the answer comes, so its slot and
+// room are not held for good.
+func TestAdmitAbandoned(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ph-ipc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "seq.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	slow := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if info.FullMethod == pb.Sequence_AdmitMany_FullMethodName {
+			res, err := h(context.WithoutCancel(ctx), req) // admitted now...
+			<-hold                                         // ...answered late
+			return res, err
+		}
+		return h(ctx, req)
+	}
+	local := sequence.NewLocal()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(slow))
+	pb.RegisterSequenceServer(srv, &SequenceServer{Seq: local, RouteTable: local})
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &SequenceClient{C: pb.NewSequenceClient(conn)}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.Admit(ctx, sequence.AdmitRequest{TokenID: "tk_d", Owner: "acme", MaxConnections: 1, Mode: "raw", Join: "acme/lobby"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Admit with an expired context: %v, want DeadlineExceeded", err)
+	}
+	if ids, _ := local.TokenSockets(t.Context(), "tk_d"); len(ids) != 1 {
+		t.Fatalf("the sequence holds %v for the token; want the one admission", ids)
+	}
+	close(hold)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ids, _ := local.TokenSockets(t.Context(), "tk_d")
+		members, _ := local.Members(t.Context(), "acme/lobby")
+		if len(ids) == 0 && len(members) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned admission still holds %v, members %v", ids, members)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The slot is free again: max_connections 1 admits.
+	if _, err := c.Admit(t.Context(), sequence.AdmitRequest{TokenID: "tk_d", Owner: "acme", MaxConnections: 1, Mode: "raw"}); err != nil {
+		t.Fatalf("admit after the release: %v", err)
+	}
+}

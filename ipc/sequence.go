@@ -222,10 +222,21 @@ type SequenceClient struct {
 // batchers starts the batchers on first use.
 func (c *SequenceClient) batchers() {
 	c.once.Do(func() {
-		c.admits = &batcher[*pb.AdmitRequest, *pb.AdmitResult]{send: func(ctx context.Context, reqs []*pb.AdmitRequest) ([]*pb.AdmitResult, error) {
-			r, err := c.C.AdmitMany(ctx, &pb.AdmitBatch{Requests: reqs})
-			return r.GetResults(), seqError(err)
-		}}
+		c.admits = &batcher[*pb.AdmitRequest, *pb.AdmitResult]{
+			send: func(ctx context.Context, reqs []*pb.AdmitRequest) ([]*pb.AdmitResult, error) {
+				r, err := c.C.AdmitMany(ctx, &pb.AdmitBatch{Requests: reqs})
+				return r.GetResults(), seqError(err)
+			},
+			// An admission whose handshake gave up waiting would hold its
+			// slot (and room) for good: release it.
+			abandoned: func(r *pb.AdmitResult) {
+				if id := r.GetEntry().GetId(); id != "" && r.GetError() == "" {
+					ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+					_, _ = c.C.Release(ctx, &pb.SocketRef{SocketId: id})
+					cancel()
+				}
+			},
+		}
 		c.activates = &batcher[string, bool]{send: func(ctx context.Context, ids []string) ([]bool, error) {
 			r, err := c.C.ActivateMany(ctx, &pb.IDList{Ids: ids})
 			if err != nil {
