@@ -19,11 +19,12 @@ import (
 	"github.com/porthouse/porthouse/sequence"
 )
 
-// TestActivateBatches: activations that come while an ActivateMany call is
-// on its way go together in the next one, and each gets its own answer
-// (unknown sockets not_found, the others Live).
-func TestActivateBatches(t *testing.T) {
-	dir, err := os.MkdirTemp("", "ph-ipc-")
+// serveSequence serves a fresh Local over gRPC on a Unix socket, as the
+// supervisor does, and returns a client of it, as a worker has, and the
+// Local itself.
+func serveSequence(t *testing.T, opts ...grpc.ServerOption) (*SequenceClient, *sequence.Local) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ph-ipc-") // short: a Unix socket path has a length limit
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +34,23 @@ func TestActivateBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	local := sequence.NewLocal()
+	srv := grpc.NewServer(opts...)
+	pb.RegisterSequenceServer(srv, &SequenceServer{Seq: local, RouteTable: local})
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &SequenceClient{C: pb.NewSequenceClient(conn)}, local
+}
+
+// TestActivateBatches: activations that come while an ActivateMany call is
+// on its way go together in the next one, and each gets its own answer
+// (unknown sockets not_found, the others Live).
+func TestActivateBatches(t *testing.T) {
 	var calls, first atomic.Int32
 	hold := make(chan struct{})
 	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -42,17 +60,7 @@ func TestActivateBatches(t *testing.T) {
 		}
 		return h(ctx, req)
 	}
-	local := sequence.NewLocal()
-	srv := grpc.NewServer(grpc.UnaryInterceptor(count))
-	pb.RegisterSequenceServer(srv, &SequenceServer{Seq: local, RouteTable: local})
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &SequenceClient{C: pb.NewSequenceClient(conn)}
+	c, local := serveSequence(t, grpc.UnaryInterceptor(count))
 
 	ctx := t.Context()
 	var ids []string
@@ -107,16 +115,6 @@ func TestActivateBatches(t *testing.T) {
 // TestAdmitBatches: admissions that come while an AdmitMany call is on its
 // way go together in the next; each gets its own slot or its own refusal.
 func TestAdmitBatches(t *testing.T) {
-	dir, err := os.MkdirTemp("", "ph-ipc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "seq.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var calls, first atomic.Int32
 	hold := make(chan struct{})
 	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -126,17 +124,7 @@ func TestAdmitBatches(t *testing.T) {
 		}
 		return h(ctx, req)
 	}
-	local := sequence.NewLocal()
-	srv := grpc.NewServer(grpc.UnaryInterceptor(count))
-	pb.RegisterSequenceServer(srv, &SequenceServer{Seq: local, RouteTable: local})
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &SequenceClient{C: pb.NewSequenceClient(conn)}
+	c, local := serveSequence(t, grpc.UnaryInterceptor(count))
 	c.batchers()
 
 	const n, max = 30, 8
@@ -191,16 +179,6 @@ func TestAdmitBatches(t *testing.T) {
 // sequence answered is released when the answer comes, so its slot and
 // room are not held for good.
 func TestAdmitAbandoned(t *testing.T) {
-	dir, err := os.MkdirTemp("", "ph-ipc-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "seq.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hold := make(chan struct{})
 	slow := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if info.FullMethod == pb.Sequence_AdmitMany_FullMethodName {
@@ -210,21 +188,11 @@ func TestAdmitAbandoned(t *testing.T) {
 		}
 		return h(ctx, req)
 	}
-	local := sequence.NewLocal()
-	srv := grpc.NewServer(grpc.UnaryInterceptor(slow))
-	pb.RegisterSequenceServer(srv, &SequenceServer{Seq: local, RouteTable: local})
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &SequenceClient{C: pb.NewSequenceClient(conn)}
+	c, local := serveSequence(t, grpc.UnaryInterceptor(slow))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, err = c.Admit(ctx, sequence.AdmitRequest{TokenID: "tk_d", Owner: "acme", MaxConnections: 1, Mode: "raw", Join: "acme/lobby"})
+	_, err := c.Admit(ctx, sequence.AdmitRequest{TokenID: "tk_d", Owner: "acme", MaxConnections: 1, Mode: "raw", Join: "acme/lobby"})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Admit with an expired context: %v, want DeadlineExceeded", err)
 	}
