@@ -1,14 +1,13 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/porthouse/porthouse/internal/epollset"
 )
 
 // reader reads a share of a generator's sockets: one goroutine and one
@@ -26,18 +25,14 @@ import (
 // read after it may have been reused. The event carries the dial task's
 // index, looked up in gen.byTask.
 //
-// A reader with nothing to read parks in Go's scheduler, not in
-// epoll_wait: its epoll descriptor is registered with Go's network poller.
-// A goroutine blocked in a system call keeps its P until the runtime's
-// monitor takes it back (up to 10 ms later when the process is calm), so
-// readers blocked in epoll_wait, one per CPU, would hold every P and stall
-// the publishers.
+// A reader with nothing to read parks in Go's scheduler, not in epoll_wait
+// (internal/epollset): readers blocked in epoll_wait, one per CPU, would
+// hold every P and stall the publishers.
 type reader struct {
 	g      *gen
-	epfd   int
+	set    *epollset.Set
+	epfd   int // set.FD()
 	wakefd int
-	file   *os.File        // epfd, registered with Go's poller
-	rc     syscall.RawConn // its waits
 	buf    []byte
 	sink   sink
 }
@@ -49,35 +44,23 @@ const readBufSize = 64 << 10
 const wakeID = -1
 
 func newReader(g *gen, shard int) (*reader, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	set, err := epollset.New(256)
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
+		set.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeID}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		unix.Close(epfd)
+	if err := unix.EpollCtl(set.FD(), unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		set.Close()
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll: set non-blocking: %w", err)
-	}
-	file := os.NewFile(uintptr(epfd), "epoll")
-	rc, err := file.SyscallConn()
-	if err != nil {
-		file.Close()
-		unix.Close(wakefd)
-		return nil, fmt.Errorf("epoll: %w", err)
-	}
 	return &reader{
-		g: g, epfd: epfd, wakefd: wakefd, file: file, rc: rc,
+		g: g, set: set, epfd: set.FD(), wakefd: wakefd,
 		buf:  make([]byte, readBufSize),
 		sink: sink{shard: shard, lat: make([]int64, 0, 256)},
 	}, nil
@@ -127,26 +110,13 @@ func (r *reader) remove(c *conn) {
 // run serves events until wake.
 func (r *reader) run() {
 	g := r.g
-	events := make([]unix.EpollEvent, 256)
-	var n int
-	var err error
-	wait := func(fd uintptr) bool { // one closure for the loop's life: no allocation per wait
-		n, err = unix.EpollWait(int(fd), events, 0)
-		return n > 0 || err != nil // none yet: park until the epoll descriptor is readable
-	}
 	for {
-		if cerr := r.rc.Read(wait); cerr != nil {
-			g.warn("reader: epoll wait: " + cerr.Error())
-			return
-		}
+		events, err := r.set.Wait()
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			g.warn("reader: epoll_wait: " + err.Error())
+			g.warn("reader: " + err.Error())
 			return
 		}
-		for i := range events[:n] {
+		for i := range events {
 			id := events[i].Fd
 			if id == wakeID {
 				r.sink.flush(g)
@@ -259,6 +229,6 @@ func (r *reader) wake() {
 
 // release frees the descriptors after run has returned.
 func (r *reader) release() {
-	r.file.Close() // closes epfd
+	r.set.Close()
 	unix.Close(r.wakefd)
 }

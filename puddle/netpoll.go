@@ -1,14 +1,13 @@
 package puddle
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/porthouse/porthouse/internal/epollset"
 )
 
 // poller tells which sockets can be read or written, so that an idle socket
@@ -29,22 +28,13 @@ import (
 // by a new socket does not match a stale event. A slab costs 8 bytes per
 // socket where a map from id to socket cost about a hundred.
 //
-// The run loops never block in epoll_wait. Each epoll descriptor is itself
-// registered with Go's network poller (an epoll instance is readable while
-// it has events), and a loop that finds no events parks its goroutine there.
-// A goroutine blocked in a system call keeps its P until the runtime's
-// monitor takes it back, which the monitor does on a tick that stretches to
-// 10 ms when the process is calm: a reader started by a loop that then went
-// back into epoll_wait could wait that long to run, and with both loops
-// blocked no P was free at all. Parked in the scheduler, a loop holds no P
-// and the goroutines it starts run at once.
+// The run loops never block in epoll_wait: they wait through
+// internal/epollset, parked in Go's scheduler, so a loop holds no P while
+// it waits and the goroutines it starts run at once.
 type poller struct {
-	epfd   int // read readiness
-	wepfd  int // write readiness
-	wakefd int // eventfd that ends both run loops
-
-	rfile, wfile *os.File        // epfd and wepfd, registered with Go's poller
-	rconn, wconn syscall.RawConn // their waits
+	rset   *epollset.Set // read readiness
+	wset   *epollset.Set // write readiness
+	wakefd int           // eventfd that ends both run loops
 
 	mu    sync.Mutex
 	slots []*fdConn
@@ -53,54 +43,26 @@ type poller struct {
 }
 
 func newPoller() (*poller, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+	p := &poller{wakefd: -1}
+	var err error
+	if p.rset, err = epollset.New(256); err == nil {
+		if p.wset, err = epollset.New(256); err == nil {
+			p.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		}
 	}
-	wepfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		p.release()
+		return nil, err
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		unix.Close(epfd)
-		unix.Close(wepfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	p := &poller{epfd: epfd, wepfd: wepfd, wakefd: wakefd}
-	for _, fd := range []int{epfd, wepfd} {
+	for _, set := range []*epollset.Set{p.rset, p.wset} {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN}
 		setEventID(&ev, 0) // id 0 is the wake-up
-		if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		if err := unix.EpollCtl(set.FD(), unix.EPOLL_CTL_ADD, p.wakefd, &ev); err != nil {
 			p.release()
 			return nil, fmt.Errorf("epoll_ctl wake: %w", err)
 		}
 	}
-	var err2 error
-	if p.rfile, p.rconn, err2 = pollable(epfd, "epoll-read"); err2 == nil {
-		p.wfile, p.wconn, err2 = pollable(wepfd, "epoll-write")
-	}
-	if err2 != nil {
-		p.release()
-		return nil, err2
-	}
 	return p, nil
-}
-
-// pollable registers an epoll descriptor with Go's network poller. Once it
-// returns a file, even with an error, the file owns fd (release closes it
-// through the file).
-func pollable(fd int, name string) (*os.File, syscall.RawConn, error) {
-	if err := unix.SetNonblock(fd, true); err != nil {
-		return nil, nil, fmt.Errorf("%s: set non-blocking: %w", name, err)
-	}
-	f := os.NewFile(uintptr(fd), name)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return f, nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return f, rc, nil
 }
 
 // setEventID stores a 64-bit id in the event's data field.
@@ -122,13 +84,13 @@ const (
 // holds a reference to its descriptor (fdio.go), so the descriptor is still
 // its own. One reader at a time arms it.
 func (p *poller) armRead(c *fdConn) error {
-	return p.arm(c, p.epfd, &c.rpoll, readEvents)
+	return p.arm(c, p.rset.FD(), &c.rpoll, readEvents)
 }
 
 // armWrite asks for the connection's next write readiness event (the
 // caller holds a reference to its descriptor). One writer at a time arms it.
 func (p *poller) armWrite(c *fdConn) error {
-	return p.arm(c, p.wepfd, &c.wpoll, writeEvents)
+	return p.arm(c, p.wset.FD(), &c.wpoll, writeEvents)
 }
 
 func (p *poller) arm(c *fdConn, epfd int, in *atomic.Bool, events uint32) error {
@@ -195,31 +157,18 @@ func (p *poller) lookup(id uint64) *fdConn {
 // run dispatches read readiness until close: each ready socket is read by a
 // goroutine of its own that lives only while there is something to read,
 // or, when a reader waits in the middle of a frame, that reader wakes.
-func (p *poller) run() { p.loop(p.rconn, (*fdConn).readable) }
+func (p *poller) run() { p.loop(p.rset, (*fdConn).readable) }
 
 // runWrites wakes the writers waiting for their peers until close.
-func (p *poller) runWrites() { p.loop(p.wconn, (*fdConn).writable) }
+func (p *poller) runWrites() { p.loop(p.wset, (*fdConn).writable) }
 
-func (p *poller) loop(rc syscall.RawConn, ready func(*fdConn)) {
-	events := make([]unix.EpollEvent, 256)
-	var n int
-	var werr error
-	wait := func(fd uintptr) bool { // one closure for the loop's life: no allocation per wait
-		n, werr = unix.EpollWait(int(fd), events, 0)
-		return n > 0 || werr != nil // none yet: park until the epoll descriptor is readable
-	}
+func (p *poller) loop(set *epollset.Set, ready func(*fdConn)) {
 	for {
-		err := rc.Read(wait)
+		events, err := set.Wait()
 		if err != nil {
-			return // closed
-		}
-		if werr != nil {
-			if errors.Is(werr, unix.EINTR) {
-				continue
-			}
 			return
 		}
-		for i := 0; i < n; i++ {
+		for i := range events {
 			id := eventID(&events[i])
 			if id == 0 {
 				return // woken to stop
@@ -239,15 +188,12 @@ func (p *poller) close() {
 
 // release frees the descriptors after the run loops have returned.
 func (p *poller) release() {
-	for _, c := range []struct {
-		f  *os.File
-		fd int
-	}{{p.rfile, p.epfd}, {p.wfile, p.wepfd}} {
-		if c.f != nil {
-			c.f.Close()
-		} else {
-			unix.Close(c.fd)
+	for _, set := range []*epollset.Set{p.rset, p.wset} {
+		if set != nil {
+			set.Close()
 		}
 	}
-	unix.Close(p.wakefd)
+	if p.wakefd >= 0 {
+		unix.Close(p.wakefd)
+	}
 }

@@ -60,8 +60,9 @@ func newPollPair(tb testing.TB, p *poller) pollPair {
 }
 
 // TestPollerWakesWaiters: a read and a write that wait for the poller are
-// woken by their peer, with one P (where a poller loop blocked in
-// epoll_wait would hold the only P), and the loops end on close.
+// woken by their peer, with one P, and the loops end on close. (That a
+// waiting loop holds no P is checked in internal/epollset and measured by
+// BenchmarkPollerWake.)
 func TestPollerWakesWaiters(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	p := startPoller(t)
