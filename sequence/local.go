@@ -25,6 +25,22 @@ type Local struct {
 	tokens    map[string]*tokenSlots   // token id → its slots, and so its sockets
 	rooms     map[string]*room         // room key → members and routes
 	transient map[string]TransientRoom // room key → room
+
+	newRoute func(ctx context.Context, room string, puddle int) // see OnNewRoute
+}
+
+// OnNewRoute makes every Admit (with Join), Join and CreateRoom that gives
+// a puddle its first member in a room call fn with the call's context,
+// after the sequence's lock is released and before the call returns: the
+// supervisor pushes the route to the other workers there. A route that
+// comes back after its last member left is new again. Set it before use.
+func (l *Local) OnNewRoute(fn func(ctx context.Context, room string, puddle int)) { l.newRoute = fn }
+
+// routed tells OnNewRoute's fn of a new route.
+func (l *Local) routed(ctx context.Context, room string, puddle int) {
+	if l.newRoute != nil {
+		l.newRoute(ctx, room, puddle)
+	}
 }
 
 // entry is one socket. Its id is tok.id + "/" + slot.
@@ -161,13 +177,15 @@ func parseSlot(s string) (int, bool) {
 
 // Admit implements Sequence.
 func (l *Local) Admit(ctx context.Context, r AdmitRequest) (Entry, error) {
-	e, _, err := l.AdmitRoute(ctx, r)
+	e, added, err := l.admit(r)
+	if added {
+		l.routed(ctx, r.Join, e.Puddle)
+	}
 	return e, err
 }
 
-// AdmitRoute is Admit that also reports whether joining r.Join made a new
-// route (see JoinRoute).
-func (l *Local) AdmitRoute(_ context.Context, r AdmitRequest) (Entry, bool, error) {
+// admit is Admit under the lock; added reports a new route.
+func (l *Local) admit(r AdmitRequest) (Entry, bool, error) {
 	if r.MaxConnections < 1 {
 		return Entry{}, false, ErrMaxConnections
 	}
@@ -242,16 +260,16 @@ func (l *Local) releaseLocked(e *entry) (left, vanished []string) {
 
 // Join implements Sequence.
 func (l *Local) Join(ctx context.Context, r JoinRequest) error {
-	_, _, err := l.JoinRoute(ctx, r)
+	puddle, added, err := l.join(r)
+	if added {
+		l.routed(ctx, r.Room, puddle)
+	}
 	return err
 }
 
-// JoinRoute is Join that also returns the socket's puddle and whether the
-// join gave that puddle its first member in the room: a new route, which
-// the other puddles must learn before the join is answered. It is decided
-// under the sequence's lock, so every new route is reported exactly once,
-// including a route that comes back after its last member left.
-func (l *Local) JoinRoute(_ context.Context, r JoinRequest) (puddle int, added bool, err error) {
+// join is Join under the lock: the socket's puddle, and whether the join
+// made a new route.
+func (l *Local) join(r JoinRequest) (puddle int, added bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.lookupLocked(r.SocketID)
@@ -318,13 +336,16 @@ func (l *Local) leaveLocked(e *entry, rm *room) bool {
 
 // CreateRoom implements Sequence.
 func (l *Local) CreateRoom(ctx context.Context, r TransientRoom) error {
-	_, _, err := l.CreateRoomRoute(ctx, r)
+	puddle, added, err := l.createRoom(r)
+	if added {
+		l.routed(ctx, r.Key, puddle)
+	}
 	return err
 }
 
-// CreateRoomRoute is CreateRoom that also returns the creator's puddle and
-// whether its joining the room made a new route (see JoinRoute).
-func (l *Local) CreateRoomRoute(_ context.Context, r TransientRoom) (puddle int, added bool, err error) {
+// createRoom is CreateRoom under the lock: the creator's puddle, and
+// whether its joining made a new route.
+func (l *Local) createRoom(r TransientRoom) (puddle int, added bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.lookupLocked(r.Creator)

@@ -26,6 +26,7 @@ import (
 	pb "github.com/porthouse/porthouse/proto"
 	"github.com/porthouse/porthouse/puddle"
 	"github.com/porthouse/porthouse/server"
+	"github.com/porthouse/porthouse/sequence"
 	"github.com/porthouse/porthouse/store"
 	"github.com/porthouse/porthouse/wire"
 )
@@ -52,7 +53,7 @@ type Supervisor struct {
 	release   bool // Options.ReleaseFreeHeap
 
 	store *store.Store
-	seq   *routedSequence
+	seq   *sequence.Local
 	api   *api.Server
 	m     *metrics.Metrics
 	boot  store.Bootstrap
@@ -101,7 +102,12 @@ func New(cfg config.Config, log hclog.Logger, o Options) (_ *Supervisor, err err
 	if s.boot, err = st.Bootstrap(bctx, cfg.AdminPassword.Reveal()); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	s.seq = newRoutedSequence(s.pushRoute)
+	// Whenever a join (or create) gives a worker its first member in a
+	// room, every other worker learns the route before the call returns;
+	// a route that comes back after its last member left is pushed again,
+	// as the workers may have dropped it since (route_sync_interval).
+	s.seq = sequence.NewLocal()
+	s.seq.OnNewRoute(s.pushRoute)
 	s.live = &live{s: s}
 	s.m = metrics.NewControl()
 	apiCfg := server.APIConfig(cfg, st, s.live, log)

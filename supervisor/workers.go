@@ -103,7 +103,7 @@ func (s *Supervisor) launch(w *worker) error {
 	w.pid = client.ReattachConfig().Pid
 	w.mu.Unlock()
 	// Up before the snapshot: a route that is new after it is pushed to
-	// this worker too (routedSequence), one in it comes with it.
+	// this worker too (pushRoute), one in it comes with it.
 
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()

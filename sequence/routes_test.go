@@ -1,4 +1,4 @@
-package supervisor
+package sequence_test
 
 import (
 	"context"
@@ -10,14 +10,15 @@ import (
 	"github.com/porthouse/porthouse/sequence"
 )
 
-// TestRoutedSequencePushesEveryNewRoute: a route is pushed when a puddle
-// gets its first member in a room, not for later members, and again when
-// it comes back after its last member left (the workers may have dropped
-// it by then).
-func TestRoutedSequencePushesEveryNewRoute(t *testing.T) {
+// TestOnNewRoute: the hook hears of a route when a puddle gets its first
+// member in a room (by Admit with Join, Join or CreateRoom), not of later
+// members, and again when the route comes back after its last member left
+// (the workers may have dropped it by then).
+func TestOnNewRoute(t *testing.T) {
 	var mu sync.Mutex
 	var pushed []string
-	seq := newRoutedSequence(func(_ context.Context, room string, puddle int) {
+	seq := sequence.NewLocal()
+	seq.OnNewRoute(func(_ context.Context, room string, puddle int) {
 		mu.Lock()
 		pushed = append(pushed, fmt.Sprintf("%s@%d", room, puddle))
 		mu.Unlock()
@@ -73,4 +74,9 @@ func TestRoutedSequencePushesEveryNewRoute(t *testing.T) {
 		t.Fatal("a second transient room of one name was created")
 	}
 	want("refused create", "acme/x@1", "acme/x@2", "acme/x@1", "acme/t@2")
+
+	if _, err := seq.Admit(ctx, sequence.AdmitRequest{TokenID: "tk_s", Owner: "acme", MaxConnections: 1, Puddle: 3, Mode: "raw", Join: "acme/x"}); err != nil {
+		t.Fatal(err)
+	}
+	want("admission with a room", "acme/x@1", "acme/x@2", "acme/x@1", "acme/t@2", "acme/x@3")
 }
