@@ -25,8 +25,8 @@ import (
 	"github.com/porthouse/porthouse/metrics"
 	pb "github.com/porthouse/porthouse/proto"
 	"github.com/porthouse/porthouse/puddle"
-	"github.com/porthouse/porthouse/server"
 	"github.com/porthouse/porthouse/sequence"
+	"github.com/porthouse/porthouse/server"
 	"github.com/porthouse/porthouse/store"
 	"github.com/porthouse/porthouse/wire"
 )
