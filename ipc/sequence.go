@@ -25,37 +25,23 @@ type SequenceServer struct {
 
 var _ pb.SequenceServer = (*SequenceServer)(nil)
 
-// Admit implements pb.SequenceServer.
-func (s *SequenceServer) Admit(ctx context.Context, r *pb.AdmitRequest) (*pb.Entry, error) {
-	e, err := s.Seq.Admit(ctx, sequence.AdmitRequest{TokenID: r.GetTokenId(), Owner: r.GetOwner(),
-		MaxConnections: int(r.GetMaxConnections()), Puddle: int(r.GetPuddle()), Mode: r.GetMode(),
-		Join: r.GetJoin(), JoinMaxMembers: int(r.GetJoinMaxMembers())})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return entryToPB(e), nil
-}
-
-// Activate implements pb.SequenceServer.
-func (s *SequenceServer) Activate(ctx context.Context, r *pb.SocketRef) (*pb.Empty, error) {
-	return &pb.Empty{}, toStatus(s.Seq.Activate(ctx, r.GetSocketId()))
-}
-
 // AdmitMany implements pb.SequenceServer: each request is an Admit, its
 // refusal (max_connections, room_full) in its own result.
 func (s *SequenceServer) AdmitMany(ctx context.Context, r *pb.AdmitBatch) (*pb.AdmitResults, error) {
 	out := &pb.AdmitResults{Results: make([]*pb.AdmitResult, len(r.GetRequests()))}
 	for i, req := range r.GetRequests() {
-		e, err := s.Admit(ctx, req)
+		e, err := s.Seq.Admit(ctx, sequence.AdmitRequest{TokenID: req.GetTokenId(), Owner: req.GetOwner(),
+			MaxConnections: int(req.GetMaxConnections()), Puddle: int(req.GetPuddle()), Mode: req.GetMode(),
+			Join: req.GetJoin(), JoinMaxMembers: int(req.GetJoinMaxMembers())})
 		switch {
 		case err == nil:
-			out.Results[i] = &pb.AdmitResult{Entry: e}
-		case errors.Is(seqError(err), sequence.ErrMaxConnections):
+			out.Results[i] = &pb.AdmitResult{Entry: entryToPB(e)}
+		case errors.Is(err, sequence.ErrMaxConnections):
 			out.Results[i] = &pb.AdmitResult{Error: admitMaxConnections}
-		case errors.Is(seqError(err), sequence.ErrRoomFull):
+		case errors.Is(err, sequence.ErrRoomFull):
 			out.Results[i] = &pb.AdmitResult{Error: admitRoomFull}
 		default:
-			return nil, err
+			return nil, toStatus(err)
 		}
 	}
 	return out, nil

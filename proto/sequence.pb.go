@@ -1727,11 +1727,9 @@ const file_sequence_proto_rawDesc = "" +
 	"\n" +
 	"RoomLookup\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name2\x99\a\n" +
-	"\bSequence\x128\n" +
-	"\x05Admit\x12\x1a.porthouse.v1.AdmitRequest\x1a\x13.porthouse.v1.Entry\x12A\n" +
-	"\tAdmitMany\x12\x18.porthouse.v1.AdmitBatch\x1a\x1a.porthouse.v1.AdmitResults\x128\n" +
-	"\bActivate\x12\x17.porthouse.v1.SocketRef\x1a\x13.porthouse.v1.Empty\x12:\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name2\xa5\x06\n" +
+	"\bSequence\x12A\n" +
+	"\tAdmitMany\x12\x18.porthouse.v1.AdmitBatch\x1a\x1a.porthouse.v1.AdmitResults\x12:\n" +
 	"\fActivateMany\x12\x14.porthouse.v1.IDList\x1a\x14.porthouse.v1.IDList\x12>\n" +
 	"\aRelease\x12\x17.porthouse.v1.SocketRef\x1a\x1a.porthouse.v1.ReleaseReply\x126\n" +
 	"\x04Join\x12\x19.porthouse.v1.JoinRequest\x1a\x13.porthouse.v1.Empty\x12=\n" +
@@ -1801,42 +1799,38 @@ var file_sequence_proto_depIdxs = []int32{
 	5,  // 5: porthouse.v1.EntryList.entries:type_name -> porthouse.v1.Entry
 	20, // 6: porthouse.v1.RouteList.routes:type_name -> porthouse.v1.Route
 	22, // 7: porthouse.v1.Token.subscriptions:type_name -> porthouse.v1.Subscription
-	1,  // 8: porthouse.v1.Sequence.Admit:input_type -> porthouse.v1.AdmitRequest
-	2,  // 9: porthouse.v1.Sequence.AdmitMany:input_type -> porthouse.v1.AdmitBatch
-	6,  // 10: porthouse.v1.Sequence.Activate:input_type -> porthouse.v1.SocketRef
-	17, // 11: porthouse.v1.Sequence.ActivateMany:input_type -> porthouse.v1.IDList
-	6,  // 12: porthouse.v1.Sequence.Release:input_type -> porthouse.v1.SocketRef
-	11, // 13: porthouse.v1.Sequence.Join:input_type -> porthouse.v1.JoinRequest
-	12, // 14: porthouse.v1.Sequence.Leave:input_type -> porthouse.v1.LeaveRequest
-	14, // 15: porthouse.v1.Sequence.CreateRoom:input_type -> porthouse.v1.TransientRoom
-	7,  // 16: porthouse.v1.Sequence.Room:input_type -> porthouse.v1.RoomRef
-	6,  // 17: porthouse.v1.Sequence.Socket:input_type -> porthouse.v1.SocketRef
-	7,  // 18: porthouse.v1.Sequence.Members:input_type -> porthouse.v1.RoomRef
-	8,  // 19: porthouse.v1.Sequence.TokenSockets:input_type -> porthouse.v1.TokenRef
-	7,  // 20: porthouse.v1.Sequence.Routes:input_type -> porthouse.v1.RoomRef
-	9,  // 21: porthouse.v1.Sequence.ReleasePuddle:input_type -> porthouse.v1.PuddleRef
-	0,  // 22: porthouse.v1.Sequence.AllRoutes:input_type -> porthouse.v1.Empty
-	25, // 23: porthouse.v1.Directory.TokenBySecret:input_type -> porthouse.v1.SecretRequest
-	26, // 24: porthouse.v1.Directory.LookupRoom:input_type -> porthouse.v1.RoomLookup
-	5,  // 25: porthouse.v1.Sequence.Admit:output_type -> porthouse.v1.Entry
-	4,  // 26: porthouse.v1.Sequence.AdmitMany:output_type -> porthouse.v1.AdmitResults
-	0,  // 27: porthouse.v1.Sequence.Activate:output_type -> porthouse.v1.Empty
-	17, // 28: porthouse.v1.Sequence.ActivateMany:output_type -> porthouse.v1.IDList
-	10, // 29: porthouse.v1.Sequence.Release:output_type -> porthouse.v1.ReleaseReply
-	0,  // 30: porthouse.v1.Sequence.Join:output_type -> porthouse.v1.Empty
-	13, // 31: porthouse.v1.Sequence.Leave:output_type -> porthouse.v1.LeaveReply
-	0,  // 32: porthouse.v1.Sequence.CreateRoom:output_type -> porthouse.v1.Empty
-	15, // 33: porthouse.v1.Sequence.Room:output_type -> porthouse.v1.RoomReply
-	16, // 34: porthouse.v1.Sequence.Socket:output_type -> porthouse.v1.SocketReply
-	17, // 35: porthouse.v1.Sequence.Members:output_type -> porthouse.v1.IDList
-	17, // 36: porthouse.v1.Sequence.TokenSockets:output_type -> porthouse.v1.IDList
-	18, // 37: porthouse.v1.Sequence.Routes:output_type -> porthouse.v1.PuddleList
-	19, // 38: porthouse.v1.Sequence.ReleasePuddle:output_type -> porthouse.v1.EntryList
-	21, // 39: porthouse.v1.Sequence.AllRoutes:output_type -> porthouse.v1.RouteList
-	23, // 40: porthouse.v1.Directory.TokenBySecret:output_type -> porthouse.v1.Token
-	24, // 41: porthouse.v1.Directory.LookupRoom:output_type -> porthouse.v1.RoomInfo
-	25, // [25:42] is the sub-list for method output_type
-	8,  // [8:25] is the sub-list for method input_type
+	2,  // 8: porthouse.v1.Sequence.AdmitMany:input_type -> porthouse.v1.AdmitBatch
+	17, // 9: porthouse.v1.Sequence.ActivateMany:input_type -> porthouse.v1.IDList
+	6,  // 10: porthouse.v1.Sequence.Release:input_type -> porthouse.v1.SocketRef
+	11, // 11: porthouse.v1.Sequence.Join:input_type -> porthouse.v1.JoinRequest
+	12, // 12: porthouse.v1.Sequence.Leave:input_type -> porthouse.v1.LeaveRequest
+	14, // 13: porthouse.v1.Sequence.CreateRoom:input_type -> porthouse.v1.TransientRoom
+	7,  // 14: porthouse.v1.Sequence.Room:input_type -> porthouse.v1.RoomRef
+	6,  // 15: porthouse.v1.Sequence.Socket:input_type -> porthouse.v1.SocketRef
+	7,  // 16: porthouse.v1.Sequence.Members:input_type -> porthouse.v1.RoomRef
+	8,  // 17: porthouse.v1.Sequence.TokenSockets:input_type -> porthouse.v1.TokenRef
+	7,  // 18: porthouse.v1.Sequence.Routes:input_type -> porthouse.v1.RoomRef
+	9,  // 19: porthouse.v1.Sequence.ReleasePuddle:input_type -> porthouse.v1.PuddleRef
+	0,  // 20: porthouse.v1.Sequence.AllRoutes:input_type -> porthouse.v1.Empty
+	25, // 21: porthouse.v1.Directory.TokenBySecret:input_type -> porthouse.v1.SecretRequest
+	26, // 22: porthouse.v1.Directory.LookupRoom:input_type -> porthouse.v1.RoomLookup
+	4,  // 23: porthouse.v1.Sequence.AdmitMany:output_type -> porthouse.v1.AdmitResults
+	17, // 24: porthouse.v1.Sequence.ActivateMany:output_type -> porthouse.v1.IDList
+	10, // 25: porthouse.v1.Sequence.Release:output_type -> porthouse.v1.ReleaseReply
+	0,  // 26: porthouse.v1.Sequence.Join:output_type -> porthouse.v1.Empty
+	13, // 27: porthouse.v1.Sequence.Leave:output_type -> porthouse.v1.LeaveReply
+	0,  // 28: porthouse.v1.Sequence.CreateRoom:output_type -> porthouse.v1.Empty
+	15, // 29: porthouse.v1.Sequence.Room:output_type -> porthouse.v1.RoomReply
+	16, // 30: porthouse.v1.Sequence.Socket:output_type -> porthouse.v1.SocketReply
+	17, // 31: porthouse.v1.Sequence.Members:output_type -> porthouse.v1.IDList
+	17, // 32: porthouse.v1.Sequence.TokenSockets:output_type -> porthouse.v1.IDList
+	18, // 33: porthouse.v1.Sequence.Routes:output_type -> porthouse.v1.PuddleList
+	19, // 34: porthouse.v1.Sequence.ReleasePuddle:output_type -> porthouse.v1.EntryList
+	21, // 35: porthouse.v1.Sequence.AllRoutes:output_type -> porthouse.v1.RouteList
+	23, // 36: porthouse.v1.Directory.TokenBySecret:output_type -> porthouse.v1.Token
+	24, // 37: porthouse.v1.Directory.LookupRoom:output_type -> porthouse.v1.RoomInfo
+	23, // [23:38] is the sub-list for method output_type
+	8,  // [8:23] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name

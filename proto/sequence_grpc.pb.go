@@ -22,9 +22,7 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Sequence_Admit_FullMethodName         = "/porthouse.v1.Sequence/Admit"
 	Sequence_AdmitMany_FullMethodName     = "/porthouse.v1.Sequence/AdmitMany"
-	Sequence_Activate_FullMethodName      = "/porthouse.v1.Sequence/Activate"
 	Sequence_ActivateMany_FullMethodName  = "/porthouse.v1.Sequence/ActivateMany"
 	Sequence_Release_FullMethodName       = "/porthouse.v1.Sequence/Release"
 	Sequence_Join_FullMethodName          = "/porthouse.v1.Sequence/Join"
@@ -43,10 +41,9 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type SequenceClient interface {
-	Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.CallOption) (*Entry, error)
-	// AdmitMany admits several sockets in one call, each with its own result.
+	// AdmitMany admits several sockets in one call, each with its own result
+	// (workers batch their admissions; see ipc.SequenceClient).
 	AdmitMany(ctx context.Context, in *AdmitBatch, opts ...grpc.CallOption) (*AdmitResults, error)
-	Activate(ctx context.Context, in *SocketRef, opts ...grpc.CallOption) (*Empty, error)
 	// ActivateMany activates several sockets in one call and returns the ids
 	// it found no entry for (each of those is Activate's not_found).
 	ActivateMany(ctx context.Context, in *IDList, opts ...grpc.CallOption) (*IDList, error)
@@ -72,30 +69,10 @@ func NewSequenceClient(cc grpc.ClientConnInterface) SequenceClient {
 	return &sequenceClient{cc}
 }
 
-func (c *sequenceClient) Admit(ctx context.Context, in *AdmitRequest, opts ...grpc.CallOption) (*Entry, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Entry)
-	err := c.cc.Invoke(ctx, Sequence_Admit_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 func (c *sequenceClient) AdmitMany(ctx context.Context, in *AdmitBatch, opts ...grpc.CallOption) (*AdmitResults, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AdmitResults)
 	err := c.cc.Invoke(ctx, Sequence_AdmitMany_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *sequenceClient) Activate(ctx context.Context, in *SocketRef, opts ...grpc.CallOption) (*Empty, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Empty)
-	err := c.cc.Invoke(ctx, Sequence_Activate_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -226,10 +203,9 @@ func (c *sequenceClient) AllRoutes(ctx context.Context, in *Empty, opts ...grpc.
 // All implementations must embed UnimplementedSequenceServer
 // for forward compatibility.
 type SequenceServer interface {
-	Admit(context.Context, *AdmitRequest) (*Entry, error)
-	// AdmitMany admits several sockets in one call, each with its own result.
+	// AdmitMany admits several sockets in one call, each with its own result
+	// (workers batch their admissions; see ipc.SequenceClient).
 	AdmitMany(context.Context, *AdmitBatch) (*AdmitResults, error)
-	Activate(context.Context, *SocketRef) (*Empty, error)
 	// ActivateMany activates several sockets in one call and returns the ids
 	// it found no entry for (each of those is Activate's not_found).
 	ActivateMany(context.Context, *IDList) (*IDList, error)
@@ -255,14 +231,8 @@ type SequenceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedSequenceServer struct{}
 
-func (UnimplementedSequenceServer) Admit(context.Context, *AdmitRequest) (*Entry, error) {
-	return nil, status.Error(codes.Unimplemented, "method Admit not implemented")
-}
 func (UnimplementedSequenceServer) AdmitMany(context.Context, *AdmitBatch) (*AdmitResults, error) {
 	return nil, status.Error(codes.Unimplemented, "method AdmitMany not implemented")
-}
-func (UnimplementedSequenceServer) Activate(context.Context, *SocketRef) (*Empty, error) {
-	return nil, status.Error(codes.Unimplemented, "method Activate not implemented")
 }
 func (UnimplementedSequenceServer) ActivateMany(context.Context, *IDList) (*IDList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ActivateMany not implemented")
@@ -321,24 +291,6 @@ func RegisterSequenceServer(s grpc.ServiceRegistrar, srv SequenceServer) {
 	s.RegisterService(&Sequence_ServiceDesc, srv)
 }
 
-func _Sequence_Admit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AdmitRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SequenceServer).Admit(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Sequence_Admit_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SequenceServer).Admit(ctx, req.(*AdmitRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _Sequence_AdmitMany_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AdmitBatch)
 	if err := dec(in); err != nil {
@@ -353,24 +305,6 @@ func _Sequence_AdmitMany_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SequenceServer).AdmitMany(ctx, req.(*AdmitBatch))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _Sequence_Activate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(SocketRef)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SequenceServer).Activate(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Sequence_Activate_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SequenceServer).Activate(ctx, req.(*SocketRef))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -599,16 +533,8 @@ var Sequence_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*SequenceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
-			MethodName: "Admit",
-			Handler:    _Sequence_Admit_Handler,
-		},
-		{
 			MethodName: "AdmitMany",
 			Handler:    _Sequence_AdmitMany_Handler,
-		},
-		{
-			MethodName: "Activate",
-			Handler:    _Sequence_Activate_Handler,
 		},
 		{
 			MethodName: "ActivateMany",
