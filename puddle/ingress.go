@@ -149,17 +149,14 @@ func (p *Puddle) handshake(c *fdConn, req request, head, extra []byte) {
 			}
 		}
 		var werr2 *wire.Error
-		var join *access // a raw socket joins its room with its admission
+		var room *access // a raw socket is admitted into its room
 		if raw {
-			join = &acc
+			room = &acc
 		}
-		s, werr2 = p.admit(ctx, tok, readAt, raw, c, join)
+		s, werr2 = p.admit(ctx, tok, readAt, c, room)
 		if werr2 != nil {
 			fail(werr2)
 			return
-		}
-		if raw {
-			s.joinedRaw(acc)
 		}
 	}
 	rw := struct {
@@ -225,34 +222,33 @@ func (p *Puddle) authenticate(ctx context.Context, secret string) (*store.Token,
 
 // admit takes a slot of the token and makes the socket (not yet running).
 // readAt is when the token was read, for catching up with changes made
-// before the socket registers. With join, the sequence also puts the socket
-// in that room (one call for a raw socket's admission and room); the
-// caller then joins it locally (joinedRaw).
-func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, raw bool, c *fdConn, join *access) (*Socket, *wire.Error) {
-	mode := "envelope"
-	if raw {
-		mode = "raw"
-	}
+// before the socket registers. A raw socket comes with its room: one
+// sequence call admits it there, and it joins the local room before the
+// upgrade answer is sent (joinedRaw).
+func (p *Puddle) admit(ctx context.Context, tok *store.Token, readAt time.Time, c *fdConn, room *access) (*Socket, *wire.Error) {
+	raw := room != nil
 	req := sequence.AdmitRequest{
 		TokenID: tok.ID, Owner: tok.Owner, MaxConnections: tok.MaxConnections,
-		Puddle: p.Options().Worker, Mode: mode,
+		Puddle: p.Options().Worker, Mode: "envelope",
 	}
-	if join != nil {
-		req.Join, req.JoinMaxMembers = join.key, join.rules.MaxMembers
+	if raw {
+		req.Mode, req.Join, req.JoinMaxMembers = "raw", room.key, room.rules.MaxMembers
 	}
 	e, err := p.seq.Admit(ctx, req)
-	if errors.Is(err, sequence.ErrMaxConnections) {
+	switch {
+	case errors.Is(err, sequence.ErrMaxConnections):
 		return nil, wire.Errorf(wire.CodeRateLimited, "token has reached max_connections (%d)", tok.MaxConnections)
-	}
-	if join != nil && errors.Is(err, sequence.ErrRoomFull) {
-		return nil, wire.Errorf(wire.CodeRoomFull, "room %q is full", join.display)
-	}
-	if err != nil {
+	case raw && errors.Is(err, sequence.ErrRoomFull):
+		return nil, wire.Errorf(wire.CodeRoomFull, "room %q is full", room.display)
+	case err != nil:
 		p.log.Error("admit failed", "token", tok.ID, "error", err)
 		return nil, wire.Errorf(wire.CodeInternal, "admission failed")
 	}
 	s := newSocket(p, e.ID, tok, raw, c)
 	s.readAt = readAt.UnixNano()
+	if raw {
+		s.joinedRaw(*room)
+	}
 	return s, nil
 }
 
@@ -291,7 +287,7 @@ func (p *Puddle) firstMessageAuth(c *fdConn, extra []byte, remote string) *Socke
 		refuse(werr, cmd.Ref)
 		return nil
 	}
-	s, werr := p.admit(ctx, tok, readAt, false, c, nil)
+	s, werr := p.admit(ctx, tok, readAt, c, nil)
 	if werr != nil {
 		refuse(werr, cmd.Ref)
 		return nil
