@@ -14,9 +14,9 @@ type Route struct {
 // roomRoute is one room's entry in the route table. It is never modified
 // once stored: AddRoutes and SyncRoutes store a new one.
 type roomRoute struct {
-	ids   []int   // sorted; may include Self
+	ids   []int   // sorted; never Self
 	added []int64 // when each of ids was last added (Mesh.clock), for SyncRoutes
-	peers []*peer // the puddles of ids other than Self
+	peers []*peer // the peers of ids
 }
 
 // clock is the mesh's monotonic time in nanoseconds since New.
@@ -27,16 +27,16 @@ func (m *Mesh) clock() int64 { return int64(time.Since(m.born)) }
 // only through SyncRoutes: until then a puddle that receives a room message
 // for a room it has no local members in drops it (the Receiver finds no
 // room), which costs one frame and keeps the table lock-free for readers.
-// Negative puddle ids are ignored.
+// Negative puddle ids are ignored, and so are routes to this puddle itself:
+// they carry nothing (its own members get messages from its router).
 func (m *Mesh) AddRoutes(routes []Route) {
 	m.routesMu.Lock()
 	defer m.routesMu.Unlock()
 	now := m.clock()
 	for _, r := range routes {
-		if r.Puddle < 0 {
-			continue
+		if r.Puddle >= 0 && r.Puddle != m.cfg.Self {
+			m.addRouteLocked(r, now)
 		}
-		m.addRouteLocked(r, now)
 	}
 }
 
@@ -60,13 +60,10 @@ func (m *Mesh) addRouteLocked(r Route, now int64) {
 	m.routes.Store(r.Room, next)
 }
 
-// peersOf returns the peers of ids other than Self.
+// peersOf returns the peers of ids.
 func (m *Mesh) peersOf(ids []int) []*peer {
 	var out []*peer
 	for _, id := range ids {
-		if id == m.cfg.Self {
-			continue
-		}
 		if p := m.peer(id); p != nil {
 			out = append(out, p)
 		}
@@ -81,8 +78,8 @@ func (m *Mesh) peersOf(ids []int) []*peer {
 // member that joined after the sequence answered). A room left with no
 // route leaves the table, so the table tracks the rooms that have members
 // rather than every room that ever had one. Routes to this puddle itself
-// carry nothing (its own members get messages from its router) and are
-// neither added nor kept. It returns how many routes it added and removed.
+// are ignored, as by AddRoutes. It returns how many routes it added and
+// removed.
 func (m *Mesh) SyncRoutes(current []Route, asked time.Time) (added, removed int) {
 	want := make(map[string][]int, len(current))
 	for _, r := range current {
@@ -99,7 +96,7 @@ func (m *Mesh) SyncRoutes(current []Route, asked time.Time) (added, removed int)
 		ps := want[room]
 		next := &roomRoute{}
 		for i, id := range rt.ids {
-			if id != m.cfg.Self && (rt.added[i] >= cutoff || slices.Contains(ps, id)) {
+			if rt.added[i] >= cutoff || slices.Contains(ps, id) {
 				next.ids = append(next.ids, id)
 				next.added = append(next.added, rt.added[i])
 			}
@@ -129,8 +126,7 @@ func (m *Mesh) SyncRoutes(current []Route, asked time.Time) (added, removed int)
 	return added, removed
 }
 
-// Routes returns the puddles routed for room, in increasing order; it may
-// include Self.
+// Routes returns the other puddles routed for room, in increasing order.
 func (m *Mesh) Routes(room string) []int {
 	if rt := m.route(room); rt != nil {
 		return slices.Clone(rt.ids)
@@ -138,8 +134,7 @@ func (m *Mesh) Routes(room string) []int {
 	return nil
 }
 
-// RouteCount is how many (room, puddle) routes the table holds; after a
-// SyncRoutes, none is to this puddle itself.
+// RouteCount is how many (room, other puddle) routes the table holds.
 func (m *Mesh) RouteCount() int {
 	n := 0
 	m.routes.Range(func(_, v any) bool {

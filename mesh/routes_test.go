@@ -14,17 +14,17 @@ import (
 func TestSyncRoutesDropsLeftRooms(t *testing.T) {
 	ms, rs := trio(t)
 	m := ms[0]
-	m.AddRoutes([]Route{{"a/x", 1}, {"a/x", 2}, {"a/y", 1}, {"a/z", 0}})
-	if got := m.RouteCount(); got != 4 {
-		t.Fatalf("RouteCount = %d, want 4", got)
+	m.AddRoutes([]Route{{"a/x", 1}, {"a/x", 2}, {"a/y", 1}, {"a/z", 0}}) // a/z is to itself: not kept
+	if got := m.RouteCount(); got != 3 {
+		t.Fatalf("RouteCount = %d, want 3", got)
 	}
 
 	asked := time.Now()
 	// The sequence now says: a/x only on 2, a/y gone, a/z on 0 (this
 	// puddle: no route needed), a/v on 1 (a push this puddle missed).
 	added, removed := m.SyncRoutes([]Route{{"a/x", 2}, {"a/z", 0}, {"a/v", 1}}, asked)
-	if added != 1 || removed != 3 {
-		t.Fatalf("SyncRoutes = %d added, %d removed; want 1, 3", added, removed)
+	if added != 1 || removed != 2 {
+		t.Fatalf("SyncRoutes = %d added, %d removed; want 1, 2", added, removed)
 	}
 	for room, want := range map[string][]int{"a/x": {2}, "a/y": nil, "a/z": nil, "a/v": {1}} {
 		if got := m.Routes(room); !slices.Equal(got, want) {
@@ -111,20 +111,22 @@ func TestSyncRoutesConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-// TestSyncRoutesSkipsSelf: routes to the puddle itself (a worker's start
-// snapshot has them) go at the next sync and are not added back.
-func TestSyncRoutesSkipsSelf(t *testing.T) {
+// TestRoutesSkipSelf: routes to the puddle itself (a worker's start
+// snapshot has them) are neither added nor synced in.
+func TestRoutesSkipSelf(t *testing.T) {
 	ms, _ := trio(t)
 	m := ms[0]
-	m.AddRoutes([]Route{{"a/x", 0}, {"a/x", 1}})
+	m.AddRoutes([]Route{{"a/x", 0}, {"a/x", 1}, {"a/z", 0}})
+	if got := m.RouteCount(); got != 1 {
+		t.Fatalf("RouteCount after AddRoutes = %d, want 1 (a/x to 1)", got)
+	}
 	added, removed := m.SyncRoutes([]Route{{"a/x", 0}, {"a/x", 1}, {"a/y", 0}}, time.Now())
-	if added != 0 || removed != 1 {
-		t.Fatalf("SyncRoutes = %d added, %d removed; want 0, 1", added, removed)
+	if added != 0 || removed != 0 {
+		t.Fatalf("SyncRoutes = %d added, %d removed; want 0, 0", added, removed)
 	}
-	if got := m.Routes("a/x"); !slices.Equal(got, []int{1}) {
-		t.Fatalf("Routes(a/x) = %v, want [1]", got)
-	}
-	if got := m.Routes("a/y"); got != nil {
-		t.Fatalf("Routes(a/y) = %v, want none", got)
+	for room, want := range map[string][]int{"a/x": {1}, "a/y": nil, "a/z": nil} {
+		if got := m.Routes(room); !slices.Equal(got, want) {
+			t.Fatalf("Routes(%s) = %v, want %v", room, got, want)
+		}
 	}
 }
