@@ -88,11 +88,12 @@ func RunWorker(getenv func(string) string) error {
 		func() float64 { return float64(m.Dropped()) })
 	w.m.GaugeFunc("porthouse_mesh_routes", "Routes (room, other worker with members in it) in this worker's route table.",
 		func() float64 { return float64(m.RouteCount()) })
+	seq := pb.NewSequenceClient(conn)
 	w.p = puddle.New(opts, puddle.Deps{
 		Metrics: w.m,
 		Log:     log,
 		Dir:     &ipc.DirectoryClient{C: pb.NewDirectoryClient(conn)},
-		Seq:     &ipc.SequenceClient{C: pb.NewSequenceClient(conn)},
+		Seq:     &ipc.SequenceClient{C: seq},
 		Router:  router.New(id),
 		HTTP:    forwardHTTP(filepath.Join(dir, httpSocket)),
 		Mesh:    m,
@@ -107,7 +108,7 @@ func RunWorker(getenv func(string) string) error {
 	if err != nil || syncEvery <= 0 {
 		syncEvery = time.Minute
 	}
-	go w.syncRoutes(bg, pb.NewSequenceClient(conn), syncEvery)
+	go w.syncRoutes(bg, seq, syncEvery)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: ipc.Handshake,
 		Plugins:         ipc.Plugins(w),
@@ -259,11 +260,7 @@ func (w *workerServer) syncRoutes(ctx context.Context, seq pb.SequenceClient, ev
 			}
 			continue
 		}
-		routes := make([]mesh.Route, 0, len(l.GetRoutes()))
-		for _, r := range l.GetRoutes() {
-			routes = append(routes, mesh.Route{Room: r.GetRoom(), Puddle: int(r.GetPuddle())})
-		}
-		if added, removed := w.mesh.SyncRoutes(routes, asked); added+removed > 0 {
+		if added, removed := w.mesh.SyncRoutes(routesFromPB(l), asked); added+removed > 0 {
 			w.log.Debug("routes synced", "added", added, "removed", removed, "routes", w.mesh.RouteCount())
 		}
 	}
@@ -271,12 +268,17 @@ func (w *workerServer) syncRoutes(ctx context.Context, seq pb.SequenceClient, ev
 
 // RoutesAdded implements pb.WorkerServer.
 func (w *workerServer) RoutesAdded(_ context.Context, l *pb.RouteList) (*pb.Empty, error) {
+	w.mesh.AddRoutes(routesFromPB(l))
+	return &pb.Empty{}, nil
+}
+
+// routesFromPB converts a route list from the supervisor.
+func routesFromPB(l *pb.RouteList) []mesh.Route {
 	routes := make([]mesh.Route, 0, len(l.GetRoutes()))
 	for _, r := range l.GetRoutes() {
 		routes = append(routes, mesh.Route{Room: r.GetRoom(), Puddle: int(r.GetPuddle())})
 	}
-	w.mesh.AddRoutes(routes)
-	return &pb.Empty{}, nil
+	return routes
 }
 
 // Drain implements pb.WorkerServer: close every socket with 1001.
