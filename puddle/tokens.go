@@ -26,20 +26,32 @@ type tokenCache struct {
 	bySecret map[[32]byte]cachedToken
 	secrets  map[string][][32]byte // token id → its hashes in bySecret, so a change touches only them
 	byID     map[string]*store.Token
-	revoked  map[string]time.Time   // token id → when it was last revoked
-	updated  map[string]tokenUpdate // token id → its last live update
+	revoked  map[string]tokenChange // token id → its last revocation
+	updated  map[string]tokenChange // token id → its last live update
 }
 
-// tokenUpdate is a token's settings from a live change, and when the change
-// arrived.
-type tokenUpdate struct {
+// tokenChange is a live change of a token: when it arrived, and for an
+// update the new settings.
+type tokenChange struct {
 	tok *store.Token
 	at  time.Time
 }
 
-// revokedMemory is how long a revocation or an update is remembered for
+// changeMemory is how long a revocation or an update is remembered for
 // sockets that were being admitted when it happened.
-const revokedMemory = time.Minute
+const changeMemory = time.Minute
+
+// note records a change of token id in m, forgetting those older than
+// changeMemory.
+func note(m map[string]tokenChange, id string, tok *store.Token) {
+	now := time.Now()
+	for k, ch := range m {
+		if now.Sub(ch.at) > changeMemory {
+			delete(m, k)
+		}
+	}
+	m[id] = tokenChange{tok: tok, at: now}
+}
 
 type cachedToken struct {
 	tok *store.Token
@@ -51,8 +63,8 @@ func newTokenCache() *tokenCache {
 		bySecret: make(map[[32]byte]cachedToken),
 		secrets:  make(map[string][][32]byte),
 		byID:     make(map[string]*store.Token),
-		revoked:  make(map[string]time.Time),
-		updated:  make(map[string]tokenUpdate),
+		revoked:  make(map[string]tokenChange),
+		updated:  make(map[string]tokenChange),
 	}
 }
 
@@ -78,7 +90,7 @@ func (c *tokenCache) put(secret string, t store.Token, readAt time.Time) *store.
 	h := sha256.Sum256([]byte(secret))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if at, ok := c.revoked[t.ID]; ok && !at.Before(readAt) {
+	if r, ok := c.revoked[t.ID]; ok && !r.at.Before(readAt) {
 		return &t
 	}
 	if len(c.bySecret) >= tokenCacheMax {
@@ -109,13 +121,7 @@ func (c *tokenCache) update(t store.Token) *store.Token {
 	if _, ok := c.byID[t.ID]; ok {
 		c.byID[t.ID] = shared // only tokens this process has seen: the map must not grow with every edit
 	}
-	now := time.Now()
-	for id, u := range c.updated {
-		if now.Sub(u.at) > revokedMemory {
-			delete(c.updated, id)
-		}
-	}
-	c.updated[t.ID] = tokenUpdate{tok: shared, at: now}
+	note(c.updated, t.ID, shared)
 	for _, h := range c.secrets[t.ID] {
 		if e, ok := c.bySecret[h]; ok {
 			c.bySecret[h] = cachedToken{tok: shared, at: e.at}
@@ -129,13 +135,7 @@ func (c *tokenCache) revoke(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.byID, id)
-	now := time.Now()
-	for rid, at := range c.revoked {
-		if now.Sub(at) > revokedMemory {
-			delete(c.revoked, rid)
-		}
-	}
-	c.revoked[id] = now
+	note(c.revoked, id, nil)
 	for _, h := range c.secrets[id] {
 		delete(c.bySecret, h)
 	}
@@ -147,7 +147,7 @@ func (c *tokenCache) revoke(id string) {
 func (c *tokenCache) since(id string, readAt time.Time) (cur *store.Token, revoked bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if at, ok := c.revoked[id]; ok && !at.Before(readAt) {
+	if r, ok := c.revoked[id]; ok && !r.at.Before(readAt) {
 		return nil, true
 	}
 	if cur := c.byID[id]; cur != nil {
