@@ -4,8 +4,9 @@
 // puddles have members in which rooms).
 //
 // Sequence is the interface; Local is the in-process implementation used by
-// `porthouse run` and by the supervisor, which serves it to workers over gRPC.
-// Every implementation passes the contract suite in sequencetest.
+// `porthouse run` and by the supervisor, which serves it to workers over gRPC
+// and pushes new routes to them from Local.OnNewRoute. Every implementation
+// passes the contract suite in sequencetest.
 //
 // Concurrency: Local guards all state with one mutex. The sequence is the
 // control plane (admission, join, leave); the hot message path never calls it.
